@@ -1,0 +1,1 @@
+"""Disputes and chargebacks land here (disputes issue)."""

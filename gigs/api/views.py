@@ -1,0 +1,114 @@
+"""Gig API: list and detail for everyone, writes for the owner only (anyone else's gig is 404)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gigs import selectors, services
+from gigs.exceptions import GigIncomplete
+from marketplace.exceptions import ValidationFailed
+
+from .serializers import (
+    CategorySerializer,
+    GigDetailSerializer,
+    GigFilterSerializer,
+    GigListSerializer,
+    GigWriteSerializer,
+    PublishProblemSerializer,
+)
+
+def nest_errors(errors: dict[str, list[str]]) -> dict:
+    """Service keys like "packages.standard.price_minor" become nested JSON, as DRF's own errors."""
+    nested: dict = {}
+    for key, messages in errors.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = messages
+    return nested
+
+def _call_save(**kwargs):
+    try:
+        return services.gig_save(**kwargs)
+    except ValidationFailed as exc:
+        raise ValidationFailed(nest_errors(exc.errors)) from exc
+
+class CategoryListApi(GenericAPIView):
+    serializer_class = CategorySerializer
+    pagination_class = None
+    permission_classes = [permissions.AllowAny]
+
+    def get(self, request):
+        return Response(CategorySerializer(selectors.category_list(), many=True).data)
+
+class GigListApi(GenericAPIView):
+    serializer_class = GigListSerializer
+
+    @extend_schema(parameters=[GigFilterSerializer], responses=GigListSerializer(many=True))
+    def get(self, request):
+        filters = GigFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = self.paginate_queryset(selectors.gig_list_public(**filters.validated_data))
+        return self.get_paginated_response(GigListSerializer(page, many=True).data)
+
+    @extend_schema(request=GigWriteSerializer, responses={201: GigDetailSerializer})
+    def post(self, request):
+        serializer = GigWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gig = _call_save(seller=request.user, **serializer.service_kwargs())
+        gig = selectors.gig_get_for_owner(user=request.user, pk=gig.pk)
+        return Response(GigDetailSerializer(gig).data, status=status.HTTP_201_CREATED)
+
+class MyGigListApi(GenericAPIView):
+    serializer_class = GigListSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request):
+        page = self.paginate_queryset(selectors.gig_list_for_seller(seller=request.user))
+        return self.get_paginated_response(GigListSerializer(page, many=True).data)
+
+class GigDetailApi(APIView):
+    @extend_schema(responses=GigDetailSerializer)
+    def get(self, request, slug):
+        return Response(GigDetailSerializer(selectors.gig_get_for_viewer(slug=slug, user=request.user)).data)
+
+    def _update(self, request, slug, *, partial):
+        gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
+        serializer = GigWriteSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        _call_save(seller=request.user, gig=gig, **serializer.service_kwargs())
+        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+
+    @extend_schema(request=GigWriteSerializer, responses=GigDetailSerializer)
+    def put(self, request, slug):
+        return self._update(request, slug, partial=False)
+
+    @extend_schema(request=GigWriteSerializer, responses=GigDetailSerializer)
+    def patch(self, request, slug):
+        return self._update(request, slug, partial=True)
+
+class GigPublishApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: GigDetailSerializer, 409: PublishProblemSerializer})
+    def post(self, request, slug):
+        gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
+        try:
+            services.gig_publish(gig=gig)
+        except GigIncomplete as exc:
+            return Response(
+                {"detail": exc.message, "code": exc.code, "problems": exc.problems}, status=exc.http_status
+            )
+        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+
+class GigPauseApi(APIView):
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=None, responses=GigDetailSerializer)
+    def post(self, request, slug):
+        gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
+        services.gig_pause(gig=gig)
+        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)

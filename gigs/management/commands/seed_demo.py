@@ -1,0 +1,45 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from gigs import demo, services
+from gigs.models import Category, Gig, Package, SellerProfile, User
+
+
+class Command(BaseCommand):
+    help = "Load demo accounts, categories and a dozen published gigs. Safe to run again."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        for i, (name, slug, description) in enumerate(demo.CATEGORIES):
+            Category.objects.update_or_create(slug=slug, defaults={"name": name, "description": description, "position": i})
+
+        username, password = demo.ADMIN
+        if not User.objects.filter(username=username).exists():
+            User.objects.create_superuser(username=username, email=f"{username}@example.com", password=password)
+        for username, display_name, *rest in demo.SELLERS + [(u, d) for u, d in demo.BUYERS]:
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                user = services.user_signup(
+                    username=username, email=f"{username}@example.com", password=demo.PASSWORD, display_name=display_name
+                )
+            SellerProfile.objects.filter(user=user).update(headline=rest[0] if rest else "")
+
+        created = 0
+        for seller_name, category_slug, title, description, packages in demo.GIGS:
+            seller = User.objects.get(username=seller_name)
+            if Gig.objects.filter(seller=seller, title=title).exists():
+                continue
+            gig = services.gig_save(
+                seller=seller,
+                title=title,
+                category=Category.objects.get(slug=category_slug),
+                description=description,
+                packages=[
+                    services.PackageInput(tier, name, desc, price, days, revisions)
+                    for tier, (name, desc, price, days, revisions) in zip(Package.TIER_ORDER, packages, strict=True)
+                ],
+                faqs=demo.FAQS,
+            )
+            services.gig_publish(gig=gig)
+            created += 1
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new gigs, {Gig.objects.count()} in all)."))

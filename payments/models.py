@@ -1,0 +1,1 @@
+"""The ledger, providers, checkout and payouts land here (checkout and escrow issue)."""
