@@ -7,7 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from marketplace.exceptions import ValidationFailed
 from marketplace.money import to_major, to_minor
 
-from .models import Category, Package, User
+from .models import Category, Gig, Package, User
 from .selectors import ORDERINGS
 from .services import PackageInput
 
@@ -31,6 +31,12 @@ class SignupForm(UserCreationForm):
         model = User
         fields = ("username", "email")
 
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with that email already exists.")
+        return email
+
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=80)
@@ -47,7 +53,12 @@ class GigSearchForm(forms.Form):
     max_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Max price")
     ordering = forms.ChoiceField(
         required=False,
-        choices=[("newest", "Newest"), ("price", "Price: low to high"), ("-price", "Price: high to low"), ("title", "Title")],
+        choices=[
+            ("newest", "Newest"),
+            ("price", "Price: low to high"),
+            ("-price", "Price: high to low"),
+            ("title", "Title"),
+        ],
     )
 
     def clean(self):
@@ -59,9 +70,11 @@ class GigSearchForm(forms.Form):
 
     def selector_kwargs(self) -> dict:
         """Only the valid filters; an invalid one is shown as an error and ignored."""
-        data = self.cleaned_data if self.is_valid() else {
-            k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors
-        }
+        data = (
+            self.cleaned_data
+            if self.is_valid()
+            else {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        )
         currency = settings.MARKETPLACE["DEFAULT_CURRENCY"]
         ordering = data.get("ordering") or "newest"
         return {
@@ -74,7 +87,11 @@ class GigSearchForm(forms.Form):
 
 
 class GigOverviewForm(forms.Form):
-    title = forms.CharField(max_length=100, help_text="Start with “I will…”, e.g. “I will design a minimalist logo”.")
+    title = forms.CharField(
+        min_length=Gig.TITLE_MIN_CHARS,
+        max_length=100,
+        help_text="Start with “I will…”, e.g. “I will design a minimalist logo”.",
+    )
     category = forms.ModelChoiceField(queryset=Category.objects.all(), empty_label="Choose a category")
 
 

@@ -15,7 +15,11 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="gigs_user_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="gigs_user_email_ci_unique",
+                violation_error_message="An account with that email already exists.",
+            ),
         ]
 
     @property
@@ -27,9 +31,7 @@ class User(AbstractUser):
 class SellerProfile(models.Model):
     """What buyers see of a seller. Created with the account; later holds the Stripe account."""
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seller_profile"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="seller_profile")
     display_name = models.CharField(max_length=80)
     headline = models.CharField(max_length=140, blank=True)
     bio = models.TextField(blank=True, max_length=4000)
@@ -55,6 +57,8 @@ class Category(models.Model):
 
 
 class Gig(models.Model):
+    TITLE_MIN_CHARS = 10
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
@@ -119,9 +123,7 @@ class Package(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["gig", "tier"], name="package_one_per_tier"),
             models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="package_price_positive"),
-            models.CheckConstraint(
-                condition=models.Q(delivery_days__gt=0), name="package_delivery_days_positive"
-            ),
+            models.CheckConstraint(condition=models.Q(delivery_days__gt=0), name="package_delivery_days_positive"),
         ]
 
     def __str__(self) -> str:

@@ -68,9 +68,7 @@ def seller_profile_update(*, user: User, display_name: str, headline: str = "", 
 
 def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
     base = slugify(title)[:100] or "gig"
-    taken = set(
-        Gig.objects.filter(slug__startswith=base).exclude(pk=exclude_pk).values_list("slug", flat=True)
-    )
+    taken = set(Gig.objects.filter(slug__startswith=base).exclude(pk=exclude_pk).values_list("slug", flat=True))
     if base not in taken:
         return base
     n = 2
@@ -81,8 +79,8 @@ def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
 
 def _check_overview(*, title: str, category: Category | None, currency: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if len(title.strip()) < 10:
-        errors["title"] = ["Use at least 10 characters so buyers know what you offer."]
+    if len(title.strip()) < Gig.TITLE_MIN_CHARS:
+        errors["title"] = [f"Use at least {Gig.TITLE_MIN_CHARS} characters so buyers know what you offer."]
     if category is None:
         errors["category"] = ["Choose a category."]
     if currency not in _rules()["CURRENCIES"]:
@@ -172,7 +170,11 @@ def check_packages(packages: list[PackageInput], *, currency: str) -> dict[str, 
         if not isinstance(p.price_minor, int) or p.price_minor <= 0:
             add(tier, "price_minor", "The price must be a positive whole number of cents.")
         elif p.price_minor > rules["PACKAGE_MAX_PRICE_MINOR"]:
-            add(tier, "price_minor", f"The price can be at most {format_money(rules['PACKAGE_MAX_PRICE_MINOR'], currency)}.")
+            add(
+                tier,
+                "price_minor",
+                f"The price can be at most {format_money(rules['PACKAGE_MAX_PRICE_MINOR'], currency)}.",
+            )
         if not isinstance(p.delivery_days, int) or not 1 <= p.delivery_days <= rules["PACKAGE_MAX_DELIVERY_DAYS"]:
             add(tier, "delivery_days", f"Delivery takes 1 to {rules['PACKAGE_MAX_DELIVERY_DAYS']} days.")
         if not isinstance(p.revisions, int) or not 0 <= p.revisions <= rules["PACKAGE_MAX_REVISIONS"]:
@@ -237,9 +239,7 @@ def gig_set_description(*, gig: Gig, description: str, faqs: list[tuple[str, str
         gig.description = description.strip()
         gig.save(update_fields=["description", "updated_at"])
         gig.faqs.all().delete()
-        GigFaq.objects.bulk_create(
-            GigFaq(gig=gig, question=q, answer=a, position=i) for i, (q, a) in enumerate(faqs)
-        )
+        GigFaq.objects.bulk_create(GigFaq(gig=gig, question=q, answer=a, position=i) for i, (q, a) in enumerate(faqs))
     return gig
 
 
@@ -253,10 +253,7 @@ def gig_publish_problems(gig: Gig) -> list[str]:
     if len(packages) != 3:
         problems.append("Set the price of all three packages.")
     elif check_packages(
-        [
-            PackageInput(p.tier, p.name, p.description, p.price_minor, p.delivery_days, p.revisions)
-            for p in packages
-        ],
+        [PackageInput(p.tier, p.name, p.description, p.price_minor, p.delivery_days, p.revisions) for p in packages],
         currency=gig.currency,
     ):
         problems.append("Fix the packages on the pricing step.")

@@ -14,7 +14,7 @@ def gig_published_email_task(gig_id: int) -> None:
     send_mail(
         subject=f"Your gig is live: {gig.title}",
         message=(
-            f"Hi {gig.seller.username},\n\nYour gig \"{gig.title}\" is now published and buyers "
+            f'Hi {gig.seller.username},\n\nYour gig "{gig.title}" is now published and buyers '
             f"can find it at {gig.get_absolute_url()}.\n\n{settings.MARKETPLACE['SITE_NAME']}"
         ),
         from_email=None,

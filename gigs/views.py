@@ -97,7 +97,9 @@ def gig_create(request):
     form = GigOverviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            gig = services.gig_create(seller=request.user, title=form.cleaned_data["title"], category=form.cleaned_data["category"])
+            gig = services.gig_create(
+                seller=request.user, title=form.cleaned_data["title"], category=form.cleaned_data["category"]
+            )
         except ValidationFailed as exc:
             apply_service_errors(form, exc)
         else:
@@ -130,7 +132,9 @@ def _edit_overview(request, gig):
     form = GigOverviewForm(request.POST or None, initial={"title": gig.title, "category": gig.category_id})
     if request.method == "POST" and form.is_valid():
         try:
-            services.gig_update_overview(gig=gig, title=form.cleaned_data["title"], category=form.cleaned_data["category"])
+            services.gig_update_overview(
+                gig=gig, title=form.cleaned_data["title"], category=form.cleaned_data["category"]
+            )
         except ValidationFailed as exc:
             apply_service_errors(form, exc)
         else:
@@ -160,7 +164,9 @@ def _edit_description(request, gig):
             # Without JavaScript, "Add a question" posts the page and comes back with one more row.
             data = request.POST.copy()
             data["faq-TOTAL_FORMS"] = str(min(int(data.get("faq-TOTAL_FORMS", 0)) + 1, 10))
-            return _editor(request, gig, "description", {"form": DescriptionForm(data), "formset": FaqFormSet(data, prefix="faq")})
+            return _editor(
+                request, gig, "description", {"form": DescriptionForm(data), "formset": FaqFormSet(data, prefix="faq")}
+            )
         if form.is_valid() and formset.is_valid():
             faqs = [(f.cleaned_data.get("question", ""), f.cleaned_data.get("answer", "")) for f in formset.forms]
             try:
@@ -237,7 +243,11 @@ def profile(request):
     seller_profile = services.seller_profile_get_or_create(user=request.user)
     form = ProfileForm(
         request.POST or None,
-        initial={"display_name": seller_profile.display_name, "headline": seller_profile.headline, "bio": seller_profile.bio},
+        initial={
+            "display_name": seller_profile.display_name,
+            "headline": seller_profile.headline,
+            "bio": seller_profile.bio,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:

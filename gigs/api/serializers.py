@@ -54,8 +54,17 @@ class GigListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Gig
         fields = [
-            "id", "slug", "title", "category", "seller", "status", "currency",
-            "price_from_minor", "fastest_delivery_days", "published_at", "url",
+            "id",
+            "slug",
+            "title",
+            "category",
+            "seller",
+            "status",
+            "currency",
+            "price_from_minor",
+            "fastest_delivery_days",
+            "published_at",
+            "url",
         ]
 
 
@@ -65,8 +74,21 @@ class GigDetailSerializer(GigListSerializer):
 
     class Meta(GigListSerializer.Meta):
         fields = [
-            "id", "slug", "title", "category", "seller", "status", "currency", "description",
-            "milestone_payments", "packages", "faqs", "published_at", "created_at", "updated_at", "url",
+            "id",
+            "slug",
+            "title",
+            "category",
+            "seller",
+            "status",
+            "currency",
+            "description",
+            "milestone_payments",
+            "packages",
+            "faqs",
+            "published_at",
+            "created_at",
+            "updated_at",
+            "url",
         ]
 
     def to_representation(self, gig):
@@ -94,10 +116,7 @@ class GigWriteSerializer(serializers.Serializer):
 
     def service_kwargs(self) -> dict:
         data = self.validated_data
-        kwargs = {
-            key: data.get(key)
-            for key in ("title", "category", "description", "currency", "milestone_payments")
-        }
+        kwargs = {key: data.get(key) for key in ("title", "category", "description", "currency", "milestone_payments")}
         if "packages" in data:
             kwargs["packages"] = [PackageInput(tier=tier, **data["packages"][tier]) for tier in Package.TIER_ORDER]
         if "faqs" in data:

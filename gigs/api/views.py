@@ -19,6 +19,7 @@ from .serializers import (
     PublishProblemSerializer,
 )
 
+
 def nest_errors(errors: dict[str, list[str]]) -> dict:
     """Service keys like "packages.standard.price_minor" become nested JSON, as DRF's own errors."""
     nested: dict = {}
@@ -30,11 +31,13 @@ def nest_errors(errors: dict[str, list[str]]) -> dict:
         node[leaf] = messages
     return nested
 
+
 def _call_save(**kwargs):
     try:
         return services.gig_save(**kwargs)
     except ValidationFailed as exc:
         raise ValidationFailed(nest_errors(exc.errors)) from exc
+
 
 class CategoryListApi(GenericAPIView):
     serializer_class = CategorySerializer
@@ -43,6 +46,7 @@ class CategoryListApi(GenericAPIView):
 
     def get(self, request):
         return Response(CategorySerializer(selectors.category_list(), many=True).data)
+
 
 class GigListApi(GenericAPIView):
     serializer_class = GigListSerializer
@@ -62,6 +66,7 @@ class GigListApi(GenericAPIView):
         gig = selectors.gig_get_for_owner(user=request.user, pk=gig.pk)
         return Response(GigDetailSerializer(gig).data, status=status.HTTP_201_CREATED)
 
+
 class MyGigListApi(GenericAPIView):
     serializer_class = GigListSerializer
     permission_classes = [permissions.IsAuthenticated]
@@ -69,6 +74,7 @@ class MyGigListApi(GenericAPIView):
     def get(self, request):
         page = self.paginate_queryset(selectors.gig_list_for_seller(seller=request.user))
         return self.get_paginated_response(GigListSerializer(page, many=True).data)
+
 
 class GigDetailApi(APIView):
     @extend_schema(responses=GigDetailSerializer)
@@ -90,6 +96,7 @@ class GigDetailApi(APIView):
     def patch(self, request, slug):
         return self._update(request, slug, partial=True)
 
+
 class GigPublishApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
@@ -99,10 +106,9 @@ class GigPublishApi(APIView):
         try:
             services.gig_publish(gig=gig)
         except GigIncomplete as exc:
-            return Response(
-                {"detail": exc.message, "code": exc.code, "problems": exc.problems}, status=exc.http_status
-            )
+            return Response({"detail": exc.message, "code": exc.code, "problems": exc.problems}, status=exc.http_status)
         return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+
 
 class GigPauseApi(APIView):
     permission_classes = [permissions.IsAuthenticated]

@@ -14,9 +14,7 @@ class UserFactory(DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
-    profile = factory.RelatedFactory(
-        "gigs.tests.factories.SellerProfileFactory", factory_related_name="user"
-    )
+    profile = factory.RelatedFactory("gigs.tests.factories.SellerProfileFactory", factory_related_name="user")
 
     @factory.post_generation
     def _save(obj, create, extracted, **kwargs):
@@ -46,6 +44,7 @@ class GigFactory(DjangoModelFactory):
 
     class Meta:
         model = Gig
+        skip_postgeneration_save = True
 
     seller = factory.SubFactory(UserFactory)
     title = factory.Sequence(lambda n: f"I will do task number {n} for you")

@@ -3,7 +3,7 @@
 import os
 
 from .base import *  # noqa: F403
-from .base import MARKETPLACE, REST_FRAMEWORK
+from .base import MARKETPLACE, MIDDLEWARE, REST_FRAMEWORK
 
 DEBUG = False
 SECRET_KEY = "test-only-secret"
@@ -14,6 +14,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = ["*"]
+# Static files come from the finders in tests (live_server serves them); no collectstatic needed.
+MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("whitenoise")]
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None}}
 MARKETPLACE = {**MARKETPLACE, "GIG_MIN_DESCRIPTION_CHARS": 40}
 LOGGING = {"version": 1, "disable_existing_loggers": False}

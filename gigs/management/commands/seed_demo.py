@@ -11,7 +11,9 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         for i, (name, slug, description) in enumerate(demo.CATEGORIES):
-            Category.objects.update_or_create(slug=slug, defaults={"name": name, "description": description, "position": i})
+            Category.objects.update_or_create(
+                slug=slug, defaults={"name": name, "description": description, "position": i}
+            )
 
         username, password = demo.ADMIN
         if not User.objects.filter(username=username).exists():
@@ -20,7 +22,10 @@ class Command(BaseCommand):
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = services.user_signup(
-                    username=username, email=f"{username}@example.com", password=demo.PASSWORD, display_name=display_name
+                    username=username,
+                    email=f"{username}@example.com",
+                    password=demo.PASSWORD,
+                    display_name=display_name,
                 )
             SellerProfile.objects.filter(user=user).update(headline=rest[0] if rest else "")
 
