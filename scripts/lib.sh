@@ -147,6 +147,12 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# redis_ping PORT: true if a Redis answers PING on 127.0.0.1:PORT (bounded:
+# redis-cli itself would hang forever on a port owned by something else).
+redis_ping() {
+    [ "$(timeout 3 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+}
+
 # port_in_use PORT: true if something accepts TCP connections on 127.0.0.1:PORT.
 port_in_use() {
     python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
@@ -265,7 +271,7 @@ start_redis() {
         --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" \
         || die "redis-server failed to start"
     for i in $(seq 1 50); do
-        [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && [ -s "$dir/redis.pid" ] && return 0
+        redis_ping "$port" && [ -s "$dir/redis.pid" ] && return 0
         sleep 0.2
     done
     tail -n 20 "$dir/redis.log" >&2 2>/dev/null || true
