@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Min
 
 from marketplace.money import format_money
 
@@ -44,10 +43,16 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 class PackageInline(admin.TabularInline):
+    """Read-only: prices are money, and the seller's pricing step (or the API) checks their rules."""
+
     model = Package
     extra = 0
-    max_num = 3
+    can_delete = False
     fields = ["tier", "name", "price_minor", "currency", "delivery_days", "revisions", "description"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class GigFaqInline(admin.TabularInline):
@@ -78,12 +83,13 @@ class GigAdmin(admin.ModelAdmin):
             paused += 1
         self.message_user(request, f"Paused {paused} gig(s).")
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(price_from=Min("packages__price_minor"))
+    def has_add_permission(self, request):
+        # Gigs are created by sellers (pages or API), which make the slug and check the rules.
+        return False
 
-    @admin.display(description="From", ordering="price_from")
+    @admin.display(description="From", ordering="price_from_minor")
     def starting_price(self, obj):
-        return format_money(obj.price_from, obj.currency) if obj.price_from else "—"
+        return format_money(obj.price_from_minor, obj.currency) if obj.price_from_minor else "—"
 
 
 @admin.register(Package)
@@ -92,7 +98,10 @@ class PackageAdmin(admin.ModelAdmin):
     list_filter = ["tier", "currency"]
     search_fields = ["gig__title", "name"]
     list_select_related = ["gig"]
-    raw_id_fields = ["gig"]
+    readonly_fields = ["gig", "tier", "price_minor", "currency", "delivery_days", "revisions"]
+
+    def has_add_permission(self, request):
+        return False
 
     @admin.display(description="Price", ordering="price_minor")
     def price(self, obj):

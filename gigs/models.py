@@ -80,6 +80,10 @@ class Gig(models.Model):
     # On by default: the milestone builder issue uses it; until then a package carries its price.
     milestone_payments = models.BooleanField(default=True)
     currency = models.CharField(max_length=3, default="USD")
+    # Kept by the services that write packages, so the catalog filters and sorts on an indexed
+    # column instead of aggregating every gig's packages (see docs/benchmarks.md).
+    price_from_minor = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    fastest_delivery_days = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -89,6 +93,7 @@ class Gig(models.Model):
         indexes = [
             models.Index(fields=["status", "-published_at"], name="gig_status_published_idx"),
             models.Index(fields=["category", "status"], name="gig_category_status_idx"),
+            models.Index(fields=["status", "price_from_minor"], name="gig_status_price_idx"),
         ]
 
     def __str__(self) -> str:

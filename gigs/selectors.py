@@ -1,6 +1,6 @@
 """Reads of the gigs app, scoped to who is asking. Each list runs a fixed number of queries."""
 
-from django.db.models import Min, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from marketplace.exceptions import NotFound
 
@@ -8,18 +8,16 @@ from .models import Category, Gig, GigFaq, Package, User
 
 ORDERINGS = {
     "newest": ("-published_at", "-id"),
-    "price": ("price_from", "-published_at", "-id"),
-    "-price": ("-price_from", "-published_at", "-id"),
+    "price": ("price_from_minor", "-published_at", "-id"),
+    "-price": ("-price_from_minor", "-published_at", "-id"),
     "title": ("title", "id"),
 }
 DEFAULT_ORDERING = "newest"
 
 
 def _with_listing_fields(qs: QuerySet[Gig]) -> QuerySet[Gig]:
-    # The starting price is the cheapest package: the basic one, since prices ascend by tier.
-    return qs.select_related("seller__seller_profile", "category").annotate(
-        price_from=Min("packages__price_minor"), fastest_delivery_days=Min("packages__delivery_days")
-    )
+    # The starting price (cheapest package) and fastest delivery are stored on the gig.
+    return qs.select_related("seller__seller_profile", "category")
 
 
 def gig_list_public(
@@ -43,9 +41,9 @@ def gig_list_public(
     if category:
         qs = qs.filter(category__slug=category)
     if min_price_minor is not None:
-        qs = qs.filter(price_from__gte=min_price_minor)
+        qs = qs.filter(price_from_minor__gte=min_price_minor)
     if max_price_minor is not None:
-        qs = qs.filter(price_from__lte=max_price_minor)
+        qs = qs.filter(price_from_minor__lte=max_price_minor)
     return qs.order_by(*ORDERINGS.get(ordering, ORDERINGS[DEFAULT_ORDERING]))
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Min
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -216,6 +217,18 @@ def gig_set_packages(*, gig: Gig, packages: list[PackageInput], currency: str | 
             row.save()
         gig.currency = currency
         gig.save(update_fields=["currency", "updated_at"])
+        gig_refresh_listing(gig=gig)
+    return gig
+
+
+def gig_refresh_listing(*, gig: Gig) -> Gig:
+    """Recompute the starting price and fastest delivery the catalog sorts and filters on.
+
+    Called by every write of packages (services, admin); cheap and idempotent.
+    """
+    agg = Package.objects.filter(gig=gig).aggregate(price=Min("price_minor"), days=Min("delivery_days"))
+    gig.price_from_minor, gig.fastest_delivery_days = agg["price"], agg["days"]
+    Gig.objects.filter(pk=gig.pk).update(price_from_minor=agg["price"], fastest_delivery_days=agg["days"])
     return gig
 
 

@@ -30,6 +30,17 @@ class ValidationFailed(DomainError):
     http_status = 400
 
     def __init__(self, errors: dict[str, list[str]]) -> None:
-        first = next(iter(errors.values()))[0] if errors else "Invalid input."
-        super().__init__(first)
+        super().__init__(_first_message(errors) or "Invalid input.")
         self.errors = errors
+
+
+def _first_message(errors) -> str | None:
+    """The first message in a (possibly nested) dict/list of errors, for logs and summaries."""
+    if isinstance(errors, str):
+        return errors
+    values = errors.values() if isinstance(errors, dict) else errors
+    for value in values:
+        found = _first_message(value)
+        if found:
+            return found
+    return None

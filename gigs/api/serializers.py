@@ -47,7 +47,7 @@ class FaqSerializer(serializers.Serializer):
 class GigListSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     seller = SellerSerializer(read_only=True)
-    price_from_minor = serializers.IntegerField(source="price_from", read_only=True, allow_null=True)
+    price_from_minor = serializers.IntegerField(read_only=True, allow_null=True)
     fastest_delivery_days = serializers.IntegerField(read_only=True, allow_null=True)
     url = serializers.CharField(source="get_absolute_url", read_only=True)
 
@@ -69,7 +69,7 @@ class GigListSerializer(serializers.ModelSerializer):
 
 
 class GigDetailSerializer(GigListSerializer):
-    packages = PackagesSerializer(read_only=True)
+    packages = PackagesSerializer(source="packages.all", read_only=True)
     faqs = FaqSerializer(many=True, read_only=True)
 
     class Meta(GigListSerializer.Meta):
@@ -83,6 +83,8 @@ class GigDetailSerializer(GigListSerializer):
             "currency",
             "description",
             "milestone_payments",
+            "price_from_minor",
+            "fastest_delivery_days",
             "packages",
             "faqs",
             "published_at",
@@ -90,13 +92,6 @@ class GigDetailSerializer(GigListSerializer):
             "updated_at",
             "url",
         ]
-
-    def to_representation(self, gig):
-        data = super().to_representation(gig)
-        data["packages"] = PackagesSerializer().to_representation(gig.packages.all())
-        prices = [p["price_minor"] for p in data["packages"].values() if p]
-        data["price_from_minor"] = min(prices) if prices else None
-        return data
 
 
 class GigWriteSerializer(serializers.Serializer):
@@ -113,6 +108,15 @@ class GigWriteSerializer(serializers.Serializer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in settings.MARKETPLACE["CURRENCIES"]]
+
+    def validate_packages(self, value):
+        # A PATCH may omit whole parts, but the packages part, when sent, is always complete:
+        # DRF would otherwise apply `partial` to the nested tiers too.
+        if self.partial:
+            full = PackagesSerializer(data=self.initial_data.get("packages"))
+            full.is_valid(raise_exception=True)
+            return full.validated_data
+        return value
 
     def service_kwargs(self) -> dict:
         data = self.validated_data

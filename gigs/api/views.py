@@ -1,7 +1,7 @@
 """Gig API: list and detail for everyone, writes for the owner only (anyone else's gig is 404)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import permissions, serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,7 +36,7 @@ def _call_save(**kwargs):
     try:
         return services.gig_save(**kwargs)
     except ValidationFailed as exc:
-        raise ValidationFailed(nest_errors(exc.errors)) from exc
+        raise serializers.ValidationError(nest_errors(exc.errors)) from exc
 
 
 class CategoryListApi(GenericAPIView):

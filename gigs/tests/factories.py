@@ -2,6 +2,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from gigs.models import Category, Gig, GigFaq, Package, SellerProfile, User
+from gigs.services import gig_refresh_listing
 
 PRICES = {Package.Tier.BASIC: (2500, 3, 1), Package.Tier.STANDARD: (5000, 5, 2), Package.Tier.PREMIUM: (9000, 7, 3)}
 
@@ -69,6 +70,9 @@ class GigFactory(DjangoModelFactory):
 
 
 class PackageFactory(DjangoModelFactory):
+    """Writes a package row directly, then refreshes the gig's stored starting price as the
+    services do."""
+
     class Meta:
         model = Package
 
@@ -80,6 +84,12 @@ class PackageFactory(DjangoModelFactory):
     currency = "USD"
     delivery_days = factory.LazyAttribute(lambda p: PRICES[p.tier][1])
     revisions = factory.LazyAttribute(lambda p: PRICES[p.tier][2])
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        package = super()._create(model_class, *args, **kwargs)
+        gig_refresh_listing(gig=package.gig)
+        return package
 
 
 class GigFaqFactory(DjangoModelFactory):

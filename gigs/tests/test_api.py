@@ -15,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from gigs.models import Gig, GigFaq, Package
+from gigs.services import gig_refresh_listing
 from gigs.tasks import gig_published_email_task
 from gigs.tests.factories import CategoryFactory, GigFactory, GigFaqFactory, UserFactory
 
@@ -38,6 +39,7 @@ def set_basic_price(gig: Gig, price_minor: int) -> None:
     """Make `price_minor` the gig's starting price, keeping the tiers ascending."""
     for i, tier in enumerate(Package.TIER_ORDER):
         Package.objects.filter(gig=gig, tier=tier).update(price_minor=price_minor + i * 100)
+    gig_refresh_listing(gig=gig)
 
 
 def packages_payload(basic: int = 2500, standard: int = 5000, premium: int = 9000) -> dict:

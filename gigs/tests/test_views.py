@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from gigs.models import Gig, Package, User
+from gigs.services import gig_refresh_listing
 from gigs.tests.factories import CategoryFactory, GigFactory, PackageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,7 @@ class TestCatalog:
         cheap = GigFactory(published=True, category=design)  # starts at $25
         dear = GigFactory(published=True, category=design)
         Package.objects.filter(gig=dear).update(price_minor=20000)
+        gig_refresh_listing(gig=dear)
         GigFactory(published=True)  # another category
         assert sorted(titles(client.get(reverse("gig-list"), {"category": "design"}))) == sorted(
             [cheap.title, dear.title]
@@ -49,6 +51,7 @@ class TestCatalog:
         a, b, c = (GigFactory(published=True) for _ in range(3))
         for gig, price in ((a, 3000), (b, 1000), (c, 2000)):
             Package.objects.filter(gig=gig, tier="basic").update(price_minor=price)
+            gig_refresh_listing(gig=gig)
         assert titles(client.get(reverse("gig-list"), {"ordering": "price"})) == [b.title, c.title, a.title]
         assert titles(client.get(reverse("gig-list"), {"ordering": "-price"})) == [a.title, c.title, b.title]
 

@@ -1,0 +1,218 @@
+"""Browser journeys through the catalog and the gig editor: real Chromium driven by Playwright
+against pytest-django's live server. Screenshots of each step go to test-artifacts/screenshots/."""
+
+import io
+import os
+import re
+import uuid
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.utils.text import slugify
+
+from gigs.models import Gig
+from gigs.selectors import gig_list_public
+from marketplace.celery import app as celery_app
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = settings.BASE_DIR / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOGO_GIG = "I will design a minimalist logo for your brand"
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an asyncio loop in this thread, and Django refuses ORM calls
+    # from a thread with a running loop. The test code (seeding, assertions, the flush after
+    # each test) is plain synchronous code, so allow it while the browser is up.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with playwright_sync.sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shot(request, page):
+    """`shot("search")` saves test-artifacts/screenshots/<test>-NN-search.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    counter = iter(range(1, 100))
+
+    def take(step: str) -> None:
+        page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{next(counter):02d}-{step}.png", full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def demo_data(monkeypatch):
+    """seed_demo publishes its gigs, which queues emails on commit: run those tasks in-process
+    (the locmem backend keeps the mail) instead of needing a worker."""
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Gig.objects.filter(status=Gig.Status.PUBLISHED).count() == 12
+
+
+def _count_text(n: int) -> str:
+    return f"{n} gig{'' if n == 1 else 's'}"
+
+
+def test_visitor_searches_filters_and_opens_a_gig_with_three_packages(page, shot, demo_data, mailoutbox):
+    assert len(mailoutbox) == 12  # each demo seller was told, by the eager task
+
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Hire in milestones. Pay safely in escrow.")).to_be_visible()
+    shot("home")
+
+    page.locator("#top-q").fill("logo")
+    page.locator("form.topsearch").get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"/gigs/\?q=logo$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("All gigs matching “logo”")
+    matching = gig_list_public(q="logo").count()
+    assert matching >= 1
+    expect(page.get_by_test_id("result-count")).to_have_text(_count_text(matching))
+    cards = page.get_by_test_id("gig-card")
+    expect(cards).to_have_count(matching)
+    expect(cards.filter(has_text=LOGO_GIG)).to_be_visible()
+    shot("search-logo")
+
+    filters = page.locator("form#filters")
+    expect(filters.get_by_label("Search")).to_have_value("logo")  # the query is kept
+    filters.get_by_label("Category").select_option(label="Graphics & Design")
+    filters.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"[?&]category=graphics-design(&|$)"))
+    expect(page).to_have_url(re.compile(r"[?&]q=logo(&|$)"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Graphics & Design matching “logo”")
+    in_category = gig_list_public(q="logo", category="graphics-design").count()
+    expect(page.get_by_test_id("result-count")).to_have_text(_count_text(in_category))
+    expect(cards.locator(".tag")).to_have_text(["Graphics & Design"] * in_category)
+    expect(filters.get_by_label("Category")).to_have_value("graphics-design")
+    shot("filter-category")
+
+    cards.filter(has_text=LOGO_GIG).get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(LOGO_GIG)
+    packages = page.get_by_test_id("package")
+    expect(packages).to_have_count(3)
+    assert [packages.nth(i).get_attribute("data-tier") for i in range(3)] == ["basic", "standard", "premium"]
+    expect(packages.locator("h3")).to_have_text(["Basic", "Standard", "Premium"])
+    expect(packages.locator(".package-price")).to_have_text(["$45", "$90", "$180"])
+    expect(packages.locator(".package-name")).to_have_text(["Starter", "Brand", "Identity"])
+    shot("gig-detail")
+
+
+def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, demo_data, mailoutbox):
+    token = uuid.uuid4().hex[:8]
+    username = f"seller{token}"
+    email = f"{username}@example.com"
+    title = f"I will write browser tests for your shop {token}"
+    mailoutbox.clear()
+
+    # Sign up from the "Join" link.
+    page.goto("/")
+    page.get_by_role("link", name="Join").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Join "))
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Display name").fill("Tess Tester")
+    page.locator("#id_password1").fill("Milestones-and-escrow-2026")
+    page.locator("#id_password2").fill("Milestones-and-escrow-2026")
+    shot("signup")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Welcome, {username}!")
+    expect(page.get_by_role("navigation", name="Account").get_by_role("link", name=username)).to_be_visible()
+    shot("signed-up")
+
+    # Step 1: overview.
+    page.get_by_role("link", name="My gigs").click()
+    page.get_by_role("link", name="Create a new gig").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create a gig")
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Category").select_option(label="Programming & Tech")
+    shot("overview")
+    page.get_by_role("button", name="Save & continue").click()
+    expect(page).to_have_url(re.compile(r"/sell/gigs/\d+/edit/pricing/$"))
+    expect(page.get_by_role("status")).to_contain_text("Draft saved. Now set your packages.")
+    expect(page.locator(".status")).to_have_text("Draft")
+
+    # Step 2: pricing, three packages side by side.
+    for tier, name, price, days, revisions in [
+        ("basic", "Smoke", "35", "2", "1"),
+        ("standard", "Checkout", "72.50", "5", "2"),
+        ("premium", "Full suite", "150", "10", "3"),
+    ]:
+        package = page.locator(f'fieldset[data-tier="{tier}"]')  # labels read "Basic name", ...
+        package.get_by_label("name").fill(name)
+        package.get_by_label("description").fill(f"{name} tests of your shop, in CI.")
+        package.get_by_label("price").fill(price)
+        package.get_by_label("delivery days").fill(days)
+        package.get_by_label("revisions").fill(revisions)
+    shot("pricing")
+    page.get_by_role("button", name="Save & continue").click()
+    expect(page).to_have_url(re.compile(r"/sell/gigs/\d+/edit/description/$"))
+    expect(page.get_by_role("status")).to_contain_text("Packages saved.")
+    # Not publishable yet: the description is missing.
+    expect(page.locator(".problems")).to_contain_text("Write a description of at least")
+    expect(page.get_by_role("button", name="Publish gig")).to_have_count(0)
+
+    # Step 3: description and one FAQ.
+    page.get_by_label("Description").fill(
+        "I write Playwright journeys for your shop: sign-up, search, checkout. They run in CI on every push."
+    )
+    page.get_by_label("Question").fill("Which browsers?")
+    page.get_by_label("Answer").fill("Chromium by default; Firefox and WebKit on request.")
+    shot("description")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Description and FAQ saved.")
+    expect(page.locator(".publish-box")).to_contain_text("Everything is ready.")
+    shot("ready")
+
+    # Publish: the gig page shows it live with its packages.
+    page.get_by_role("button", name="Publish gig").click()
+    expect(page).to_have_url(re.compile(rf"/gigs/{slugify(title)}/$"))
+    expect(page.get_by_role("status")).to_contain_text(f"“{title}” is live.")
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.locator(".banner")).to_have_count(0)  # no "only you can see it" banner
+    packages = page.get_by_test_id("package")
+    expect(packages.locator(".package-price")).to_have_text(["$35", "$72.50", "$150"])
+    expect(page.locator("dl.faq")).to_contain_text("Which browsers?")
+    shot("published")
+    gig = Gig.objects.get(seller__username=username)
+    assert gig.status == Gig.Status.PUBLISHED
+    assert [(m.to, m.subject) for m in mailoutbox] == [([email], f"Your gig is live: {title}")]
+
+    # Anyone can now find it with the search box.
+    page.locator("#top-q").fill(f"browser tests {token}")
+    page.locator("form.topsearch").get_by_role("button", name="Search").click()
+    expect(page.get_by_test_id("result-count")).to_have_text("1 gig")
+    card = page.get_by_test_id("gig-card")
+    expect(card.locator(".card-title")).to_have_text(title)
+    expect(card.locator(".card-seller")).to_have_text("Tess Tester")
+    expect(card.locator(".price")).to_have_text("$35")
+    shot("found-in-search")
