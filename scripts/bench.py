@@ -7,11 +7,12 @@ scripts/bench, which picks the settings and a scratch database.
 import statistics
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -35,14 +36,30 @@ REPEAT = 15
 def grow_to(n: int, seller: User, category: Category) -> None:
     have = Gig.objects.count()
     gigs = Gig.objects.bulk_create(
-        Gig(seller=seller, category=category, title=f"I will do task {i} well", slug=f"bench-{i}",
-            description="Benchmark gig description " * 5, status=Gig.Status.PUBLISHED,
-            published_at="2026-01-01T00:00:00Z")
+        Gig(
+            seller=seller,
+            category=category,
+            title=f"I will do task {i} well",
+            slug=f"bench-{i}",
+            description="Benchmark gig description " * 5,
+            status=Gig.Status.PUBLISHED,
+            published_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i),
+            price_from_minor=1000 + i % 500,
+            fastest_delivery_days=3,
+        )
         for i in range(have, n)
     )
     Package.objects.bulk_create(
-        Package(gig=g, tier=t, name=t, description=t, price_minor=1000 * (k + 1) + g.pk % 500,
-                currency="USD", delivery_days=3, revisions=1)
+        Package(
+            gig=g,
+            tier=t,
+            name=t,
+            description=t,
+            price_minor=g.price_from_minor + 1000 * k,
+            currency="USD",
+            delivery_days=3,
+            revisions=1,
+        )
         for g in gigs
         for k, t in enumerate(Package.TIER_ORDER)
     )
