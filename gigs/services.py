@@ -78,9 +78,14 @@ def _unique_slug(title: str, *, exclude_pk: int | None = None) -> str:
     return f"{base}-{n}"
 
 
+def _one_line(text: str) -> str:
+    """Titles are one line: newlines and runs of spaces collapse (they also end up in emails)."""
+    return " ".join(text.split())
+
+
 def _check_overview(*, title: str, category: Category | None, currency: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if len(title.strip()) < Gig.TITLE_MIN_CHARS:
+    if len(_one_line(title)) < Gig.TITLE_MIN_CHARS:
         errors["title"] = [f"Use at least {Gig.TITLE_MIN_CHARS} characters so buyers know what you offer."]
     if category is None:
         errors["category"] = ["Choose a category."]
@@ -109,7 +114,7 @@ def gig_create(
             with transaction.atomic():
                 return Gig.objects.create(
                     seller=seller,
-                    title=title.strip(),
+                    title=_one_line(title),
                     slug=_unique_slug(title),
                     category=category,
                     description=description.strip(),
@@ -128,7 +133,7 @@ def gig_update_overview(
     errors = _check_overview(title=title, category=category, currency=gig.currency)
     if errors:
         raise ValidationFailed(errors)
-    gig.title = title.strip()
+    gig.title = _one_line(title)
     gig.category = category
     fields = ["title", "category", "updated_at"]
     if milestone_payments is not None:

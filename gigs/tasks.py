@@ -12,7 +12,7 @@ def gig_published_email_task(gig_id: int) -> None:
     if gig is None or not gig.seller.email:
         return
     send_mail(
-        subject=f"Your gig is live: {gig.title}",
+        subject=f"Your gig is live: {' '.join(gig.title.split())}",
         message=(
             f'Hi {gig.seller.username},\n\nYour gig "{gig.title}" is now published and buyers '
             f"can find it at {gig.get_absolute_url()}.\n\n{settings.MARKETPLACE['SITE_NAME']}"

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
@@ -193,7 +194,11 @@ def gig_publish(request, pk):
     except GigIncomplete as exc:
         for problem in exc.problems:
             messages.error(request, problem)
-        return redirect(request.POST.get("next") or "my-gigs")
+        back = request.POST.get("next", "")
+        safe = url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        return redirect(back if safe else "my-gigs")
     except InvalidGigTransition as exc:
         messages.error(request, exc.message)
         return redirect("my-gigs")

@@ -1,6 +1,9 @@
 """Money helpers. Amounts are integers in the currency's minor unit; never floats."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+
+# Far above any price (10^15 minor units); refusing longer input keeps arithmetic exact.
+MAX_DIGITS = 15
 
 # Minor-unit exponent per ISO 4217 currency; anything not listed has 2.
 _EXPONENTS = {"JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3}
@@ -23,7 +26,11 @@ def to_minor(amount: str | int | Decimal, currency: str) -> int:
         raise ValueError("Enter a number.") from exc
     if not value.is_finite():
         raise ValueError("Enter a number.")
-    scaled = value.scaleb(exponent(currency))
+    if value.adjusted() >= MAX_DIGITS:
+        raise ValueError("That amount is too large.")
+    with localcontext() as ctx:
+        ctx.prec = 2 * MAX_DIGITS + len(value.as_tuple().digits)  # exact: no rounding of long input
+        scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
         raise ValueError(f"Use at most {exponent(currency)} decimal places.")
     return int(scaled)
@@ -37,6 +44,8 @@ def format_money(amount_minor: int | None, currency: str) -> str:
     """`format_money(1250, "USD")` -> "$12.50"; whole amounts drop the cents: "$15"."""
     if amount_minor is None:
         return ""
+    if amount_minor < 0:
+        return "-" + format_money(-amount_minor, currency)
     major = to_major(amount_minor, currency)
     places = exponent(currency)
     if major == major.to_integral_value():

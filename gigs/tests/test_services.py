@@ -209,3 +209,10 @@ class TestGigSave:
             )
         gig.refresh_from_db()
         assert gig.title == "The original title"
+
+
+def test_title_is_one_line():
+    gig = services.gig_create(
+        seller=UserFactory(), title="I will do this\nBcc: x@evil.test   thing", category=CategoryFactory()
+    )
+    assert gig.title == "I will do this Bcc: x@evil.test thing"

@@ -337,3 +337,14 @@ def test_package_rows_match_factory_defaults():
     gig = GigFactory(priced=True)
     assert list(gig.packages.order_by("price_minor").values_list("tier", flat=True)) == Package.TIER_ORDER
     assert PackageFactory._meta.model is Package
+
+
+def test_publish_refusal_never_redirects_off_site(client):
+    gig = GigFactory(description="")
+    client.force_login(gig.seller)
+    response = client.post(reverse("gig-publish", args=[gig.pk]), {"next": "https://evil.example/phish"})
+    assert response["Location"] == reverse("my-gigs")
+    response = client.post(
+        reverse("gig-publish", args=[gig.pk]), {"next": reverse("gig-edit", args=[gig.pk, "pricing"])}
+    )
+    assert response["Location"] == reverse("gig-edit", args=[gig.pk, "pricing"])

@@ -99,3 +99,13 @@ class TestFormatMoney:
 
     def test_none_is_blank(self):
         assert format_money(None, "USD") == ""
+
+
+def test_long_input_is_refused_not_rounded():
+    with pytest.raises(ValueError):
+        to_minor("12345678901234567890123456.785", "USD")
+    assert to_minor("99999999999999.99", "USD") == 9999999999999999
+
+
+def test_negative_amounts_put_the_sign_first():
+    assert format_money(-1250, "USD") == "-$12.50"
