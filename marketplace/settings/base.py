@@ -145,7 +145,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Beat only triggers sweeps; each sweep finds due rows itself, so a lost message is redone later.
 CELERY_BEAT_SCHEDULE = {
-    "beat-heartbeat": {"task": "marketplace.tasks.heartbeat_task", "schedule": 60.0},
+    "beat-heartbeat": {"task": "marketplace.tasks.heartbeat_task", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -175,6 +175,8 @@ SPECTACULAR_SETTINGS = {
 # Marketplace rules (platform settings with defaults; environment variables override them).
 MARKETPLACE = {
     "SITE_NAME": os.environ.get("SITE_NAME", "Milestone Marketplace"),
+    # Base of the links in emails sent by workers, which have no request to build them from.
+    "SITE_URL": os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/"),
     "CURRENCIES": env_list("MARKETPLACE_CURRENCIES", "USD,EUR,GBP"),
     "DEFAULT_CURRENCY": os.environ.get("MARKETPLACE_DEFAULT_CURRENCY", "USD"),
     "GIG_PAGE_SIZE": int(os.environ.get("GIG_PAGE_SIZE", "12")),

@@ -195,7 +195,7 @@ def test_publishing_a_gig_emails_the_seller_from_the_worker(celery_worker, tasks
     body = message.get_body().get_content()
     assert f"Hi {gig.seller.username}," in body
     assert f'Your gig "{title}" is now published' in body
-    assert gig.get_absolute_url() in body
+    assert f"http://127.0.0.1:8000{gig.get_absolute_url()}" in body  # absolute: SITE_URL + path
 
     # Publishing again is a no-op and queues nothing: a ping on the same queue (handled in
     # order by the single solo worker) comes back while there is still exactly one email.
