@@ -15,7 +15,8 @@ def gig_published_email_task(gig_id: int) -> None:
         subject=f"Your gig is live: {' '.join(gig.title.split())}",
         message=(
             f'Hi {gig.seller.username},\n\nYour gig "{gig.title}" is now published and buyers '
-            f"can find it at {settings.MARKETPLACE['SITE_URL']}{gig.get_absolute_url()}.\n\n{settings.MARKETPLACE['SITE_NAME']}"
+            f"can find it at {settings.MARKETPLACE['SITE_URL']}{gig.get_absolute_url()}.\n\n"
+            f"{settings.MARKETPLACE['SITE_NAME']}"
         ),
         from_email=None,
         recipient_list=[gig.seller.email],
