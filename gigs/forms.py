@@ -116,9 +116,11 @@ class PricingForm(forms.Form):
     currency = forms.ChoiceField(choices=[])
     FIELDS = ("name", "description", "price", "delivery_days", "revisions")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, derived: bool = False, **kwargs):
+        """`derived`: a milestone plan sets price and delivery, so those fields are read-only."""
         super().__init__(*args, **kwargs)
         self.fields["currency"].choices = [(c, c) for c in settings.MARKETPLACE["CURRENCIES"]]
+        self.fields["currency"].disabled = derived
         rules = settings.MARKETPLACE
         for tier in Package.TIER_ORDER:
             label = Package.Tier(tier).label
@@ -133,6 +135,10 @@ class PricingForm(forms.Form):
             self.fields[f"{tier}_revisions"] = forms.IntegerField(
                 min_value=0, max_value=rules["PACKAGE_MAX_REVISIONS"], label=f"{label} revisions"
             )
+            if derived:
+                for name in ("price", "delivery_days"):
+                    self.fields[f"{tier}_{name}"].disabled = True
+                    self.fields[f"{tier}_{name}"].help_text = "Sum of this package's milestones."
 
     @staticmethod
     def initial_for(gig) -> dict:

@@ -77,8 +77,11 @@ class Gig(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="gigs")
     description = models.TextField(blank=True, max_length=12000)
     status = models.CharField(max_length=12, choices=Status, default=Status.DRAFT)
-    # On by default: the milestone builder issue uses it; until then a package carries its price.
+    # On by default: the gig sells in milestones, and its package prices and delivery times are
+    # the sums of its plan (kept by the milestones app through gig_set_plan_summary). Off: plain
+    # packages, each with its own price; the plan is kept but not offered.
     milestone_payments = models.BooleanField(default=True)
+    plan_milestone_count = models.PositiveSmallIntegerField(default=0, editable=False)
     currency = models.CharField(max_length=3, default="USD")
     # Kept by the services that write packages, so the catalog filters and sorts on an indexed
     # column instead of aggregating every gig's packages (see docs/benchmarks.md).
@@ -105,6 +108,11 @@ class Gig(models.Model):
     @property
     def is_published(self) -> bool:
         return self.status == self.Status.PUBLISHED
+
+    @property
+    def prices_from_plan(self) -> bool:
+        """True when the packages' price and delivery are derived from the milestone plan."""
+        return self.milestone_payments and self.plan_milestone_count > 0
 
 
 class Package(models.Model):

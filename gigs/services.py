@@ -126,20 +126,14 @@ def gig_create(
     raise ValidationFailed({"title": ["Could not make a unique address for this title; try again."]})
 
 
-def gig_update_overview(
-    *, gig: Gig, title: str, category: Category | None, milestone_payments: bool | None = None
-) -> Gig:
+def gig_update_overview(*, gig: Gig, title: str, category: Category | None) -> Gig:
     """Change title and category. The slug stays: links to a gig must not break when it is renamed."""
     errors = _check_overview(title=title, category=category, currency=gig.currency)
     if errors:
         raise ValidationFailed(errors)
     gig.title = _one_line(title)
     gig.category = category
-    fields = ["title", "category", "updated_at"]
-    if milestone_payments is not None:
-        gig.milestone_payments = milestone_payments
-        fields.append("milestone_payments")
-    gig.save(update_fields=fields)
+    gig.save(update_fields=["title", "category", "updated_at"])
     return gig
 
 
@@ -211,6 +205,10 @@ def gig_set_packages(*, gig: Gig, packages: list[PackageInput], currency: str | 
     with transaction.atomic():
         gig = Gig.objects.select_for_update().get(pk=gig.pk)
         existing = {p.tier: p for p in gig.packages.all()}
+        if gig.prices_from_plan:
+            errors = _check_derived(packages, existing, currency=currency, old_currency=gig.currency)
+            if errors:
+                raise ValidationFailed(errors)
         for p in packages:
             row = existing.get(p.tier) or Package(gig=gig, tier=p.tier)
             row.name = p.name.strip()
@@ -222,6 +220,53 @@ def gig_set_packages(*, gig: Gig, packages: list[PackageInput], currency: str | 
             row.save()
         gig.currency = currency
         gig.save(update_fields=["currency", "updated_at"])
+        gig_refresh_listing(gig=gig)
+    return gig
+
+
+def _check_derived(
+    packages: list[PackageInput], existing: dict[str, Package], *, currency: str, old_currency: str
+) -> dict[str, list[str]]:
+    """With a milestone plan in force, price and delivery are the plan's sums: refuse other values."""
+    errors: dict[str, list[str]] = {}
+    if currency != old_currency:
+        errors["currency"] = ["Turn milestone payments off before changing the currency of a milestone plan."]
+    for p in packages:
+        row = existing.get(p.tier)
+        if row is None:
+            continue
+        if p.price_minor != row.price_minor:
+            errors[f"packages.{p.tier}.price_minor"] = [
+                f"This is the sum of the package's milestones ({format_money(row.price_minor, row.currency)}); "
+                "change the milestones on the Description & FAQ step."
+            ]
+        if p.delivery_days != row.delivery_days:
+            errors[f"packages.{p.tier}.delivery_days"] = [
+                f"This is the sum of the package's milestones ({row.delivery_days} days); "
+                "change the milestones on the Description & FAQ step."
+            ]
+    return errors
+
+
+def gig_set_plan_summary(
+    *, gig: Gig, milestone_payments: bool, milestone_count: int, totals: dict[str, tuple[int, int]]
+) -> Gig:
+    """The hook through which the milestones app reports a saved plan (it runs inside that
+    service's transaction, with the gig locked).
+
+    `totals` maps tier -> (price_minor, delivery_days) summed over the tier's milestones. With
+    milestone payments on, they become the packages' price and delivery; missing packages are
+    created with the tier's name, to be described on the pricing step.
+    """
+    gig.milestone_payments = milestone_payments
+    gig.plan_milestone_count = milestone_count
+    gig.save(update_fields=["milestone_payments", "plan_milestone_count", "updated_at"])
+    if milestone_payments:
+        existing = {p.tier: p for p in Package.objects.filter(gig=gig)}
+        for tier, (price_minor, days) in totals.items():
+            row = existing.get(tier) or Package(gig=gig, tier=tier, name=Package.Tier(tier).label, description="")
+            row.price_minor, row.delivery_days, row.currency = price_minor, days, gig.currency
+            row.save()
         gig_refresh_listing(gig=gig)
     return gig
 
@@ -267,6 +312,11 @@ def gig_publish_problems(gig: Gig) -> list[str]:
     problems = []
     if len(gig.description.strip()) < rules["GIG_MIN_DESCRIPTION_CHARS"]:
         problems.append(f"Write a description of at least {rules['GIG_MIN_DESCRIPTION_CHARS']} characters.")
+    if gig.milestone_payments and not rules["MILESTONES_MIN"] <= gig.plan_milestone_count <= rules["MILESTONES_MAX"]:
+        problems.append(
+            f"Plan {rules['MILESTONES_MIN']} to {rules['MILESTONES_MAX']} milestones on the Description & FAQ "
+            "step, or turn milestone payments off."
+        )
     packages = list(gig.packages.all())
     if len(packages) != 3:
         problems.append("Set the price of all three packages.")
@@ -349,6 +399,9 @@ def gig_save(
         errors.pop("currency", None)
         if currency not in _rules()["CURRENCIES"]:
             errors["currency"] = [f"Choose one of {', '.join(_rules()['CURRENCIES'])}."]
+    if not creating and milestone_payments is not None and milestone_payments != gig.milestone_payments:
+        # Turning milestones on must check the plan, which the milestones app owns.
+        errors["milestone_payments"] = ["Change it together with the milestone plan (PUT /api/gigs/<slug>/plan/)."]
     if packages is not None:
         errors.update(check_packages(packages, currency=currency))
     elif gig is not None and currency != gig.currency:
@@ -366,7 +419,7 @@ def gig_save(
                 currency=currency,
             )
         else:
-            gig_update_overview(gig=gig, title=title, category=category, milestone_payments=milestone_payments)
+            gig_update_overview(gig=gig, title=title, category=category)
         if packages is not None:
             gig_set_packages(gig=gig, packages=packages, currency=currency)
         if description is not None or faqs is not None:

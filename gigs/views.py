@@ -13,11 +13,9 @@ from rest_framework.authtoken.models import Token
 
 from marketplace.exceptions import NotFound, ValidationFailed
 
-from . import selectors, services
+from . import hooks, selectors, services
 from .exceptions import GigIncomplete, InvalidGigTransition
 from .forms import (
-    DescriptionForm,
-    FaqFormSet,
     GigOverviewForm,
     GigSearchForm,
     PricingForm,
@@ -63,7 +61,12 @@ def gig_detail(request, slug):
     return render(
         request,
         "gigs/gig_detail.html",
-        {"gig": gig, "packages": packages, "is_owner": gig.seller_id == request.user.id},
+        {
+            "gig": gig,
+            "packages": packages,
+            "is_owner": gig.seller_id == request.user.id,
+            **hooks.gig_detail_context(gig, request),
+        },
     )
 
 
@@ -72,14 +75,14 @@ def my_gigs(request):
     return render(request, "gigs/my_gigs.html", {"gigs": selectors.gig_list_for_seller(seller=request.user)})
 
 
-def _owned(request, pk: int) -> Gig:
+def owned_gig_or_404(request, pk: int) -> Gig:
     try:
         return selectors.gig_get_for_owner(user=request.user, pk=pk)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
 
-def _editor(request, gig, step, context):
+def render_editor_step(request, gig, step, context):
     return render(
         request,
         f"gigs/edit_{step}.html",
@@ -106,18 +109,17 @@ def gig_create(request):
         else:
             messages.success(request, "Draft saved. Now set your packages.")
             return redirect("gig-edit", pk=gig.pk, step="pricing")
-    return _editor(request, None, "overview", {"form": form})
+    return render_editor_step(request, None, "overview", {"form": form})
 
 
 @login_required
 def gig_edit(request, pk, step):
-    gig = _owned(request, pk)
+    gig = owned_gig_or_404(request, pk)
     if step == "overview":
         return _edit_overview(request, gig)
     if step == "pricing":
         return _edit_pricing(request, gig)
-    if step == "description":
-        return _edit_description(request, gig)
+    # The Description & FAQ step (with the milestone builder) is served by milestones.views.
     raise Http404("No such step.")
 
 
@@ -141,11 +143,11 @@ def _edit_overview(request, gig):
         else:
             messages.success(request, "Overview saved.")
             return _next_step(gig, "overview")
-    return _editor(request, gig, "overview", {"form": form})
+    return render_editor_step(request, gig, "overview", {"form": form})
 
 
 def _edit_pricing(request, gig):
-    form = PricingForm(request.POST or None, initial=PricingForm.initial_for(gig))
+    form = PricingForm(request.POST or None, initial=PricingForm.initial_for(gig), derived=gig.prices_from_plan)
     if request.method == "POST" and form.is_valid():
         try:
             services.gig_set_packages(gig=gig, packages=form.package_inputs(), currency=form.cleaned_data["currency"])
@@ -154,41 +156,13 @@ def _edit_pricing(request, gig):
         else:
             messages.success(request, "Packages saved.")
             return _next_step(gig, "pricing")
-    return _editor(request, gig, "pricing", {"form": form})
-
-
-def _edit_description(request, gig):
-    if request.method == "POST":
-        form = DescriptionForm(request.POST)
-        formset = FaqFormSet(request.POST, prefix="faq")
-        if "add_faq" in request.POST:
-            # Without JavaScript, "Add a question" posts the page and comes back with one more row.
-            data = request.POST.copy()
-            data["faq-TOTAL_FORMS"] = str(min(int(data.get("faq-TOTAL_FORMS", 0)) + 1, 10))
-            return _editor(
-                request, gig, "description", {"form": DescriptionForm(data), "formset": FaqFormSet(data, prefix="faq")}
-            )
-        if form.is_valid() and formset.is_valid():
-            faqs = [(f.cleaned_data.get("question", ""), f.cleaned_data.get("answer", "")) for f in formset.forms]
-            try:
-                services.gig_set_description(gig=gig, description=form.cleaned_data["description"], faqs=faqs)
-            except ValidationFailed as exc:
-                apply_service_errors(form, exc)
-            else:
-                messages.success(request, "Description and FAQ saved.")
-                return redirect("gig-edit", pk=gig.pk, step="description")
-    else:
-        form = DescriptionForm(initial={"description": gig.description})
-        formset = FaqFormSet(
-            prefix="faq", initial=[{"question": f.question, "answer": f.answer} for f in gig.faqs.all()]
-        )
-    return _editor(request, gig, "description", {"form": form, "formset": formset})
+    return render_editor_step(request, gig, "pricing", {"form": form})
 
 
 @login_required
 @require_POST
 def gig_publish(request, pk):
-    gig = _owned(request, pk)
+    gig = owned_gig_or_404(request, pk)
     try:
         services.gig_publish(gig=gig)
     except GigIncomplete as exc:
@@ -209,7 +183,7 @@ def gig_publish(request, pk):
 @login_required
 @require_POST
 def gig_pause(request, pk):
-    gig = _owned(request, pk)
+    gig = owned_gig_or_404(request, pk)
     try:
         services.gig_pause(gig=gig)
     except InvalidGigTransition as exc:

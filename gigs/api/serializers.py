@@ -1,6 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from gigs import hooks
 from gigs.models import Category, Gig, Package
 from gigs.services import PackageInput
 
@@ -92,6 +93,13 @@ class GigDetailSerializer(GigListSerializer):
             "updated_at",
             "url",
         ]
+
+
+class GigWithExtrasSerializer(GigDetailSerializer):
+    """The detail plus what later apps add through gigs.hooks (the milestone plan, ...)."""
+
+    def to_representation(self, gig):
+        return {**super().to_representation(gig), **hooks.gig_detail_api_fields(gig)}
 
 
 class GigWriteSerializer(serializers.Serializer):

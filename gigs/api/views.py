@@ -12,9 +12,9 @@ from marketplace.exceptions import ValidationFailed
 
 from .serializers import (
     CategorySerializer,
-    GigDetailSerializer,
     GigFilterSerializer,
     GigListSerializer,
+    GigWithExtrasSerializer,
     GigWriteSerializer,
     PublishProblemSerializer,
 )
@@ -58,13 +58,13 @@ class GigListApi(GenericAPIView):
         page = self.paginate_queryset(selectors.gig_list_public(**filters.validated_data))
         return self.get_paginated_response(GigListSerializer(page, many=True).data)
 
-    @extend_schema(request=GigWriteSerializer, responses={201: GigDetailSerializer})
+    @extend_schema(request=GigWriteSerializer, responses={201: GigWithExtrasSerializer})
     def post(self, request):
         serializer = GigWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         gig = _call_save(seller=request.user, **serializer.service_kwargs())
         gig = selectors.gig_get_for_owner(user=request.user, pk=gig.pk)
-        return Response(GigDetailSerializer(gig).data, status=status.HTTP_201_CREATED)
+        return Response(GigWithExtrasSerializer(gig).data, status=status.HTTP_201_CREATED)
 
 
 class MyGigListApi(GenericAPIView):
@@ -77,22 +77,22 @@ class MyGigListApi(GenericAPIView):
 
 
 class GigDetailApi(APIView):
-    @extend_schema(responses=GigDetailSerializer)
+    @extend_schema(responses=GigWithExtrasSerializer)
     def get(self, request, slug):
-        return Response(GigDetailSerializer(selectors.gig_get_for_viewer(slug=slug, user=request.user)).data)
+        return Response(GigWithExtrasSerializer(selectors.gig_get_for_viewer(slug=slug, user=request.user)).data)
 
     def _update(self, request, slug, *, partial):
         gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
         serializer = GigWriteSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         _call_save(seller=request.user, gig=gig, **serializer.service_kwargs())
-        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+        return Response(GigWithExtrasSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
 
-    @extend_schema(request=GigWriteSerializer, responses=GigDetailSerializer)
+    @extend_schema(request=GigWriteSerializer, responses=GigWithExtrasSerializer)
     def put(self, request, slug):
         return self._update(request, slug, partial=False)
 
-    @extend_schema(request=GigWriteSerializer, responses=GigDetailSerializer)
+    @extend_schema(request=GigWriteSerializer, responses=GigWithExtrasSerializer)
     def patch(self, request, slug):
         return self._update(request, slug, partial=True)
 
@@ -100,21 +100,21 @@ class GigDetailApi(APIView):
 class GigPublishApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses={200: GigDetailSerializer, 409: PublishProblemSerializer})
+    @extend_schema(request=None, responses={200: GigWithExtrasSerializer, 409: PublishProblemSerializer})
     def post(self, request, slug):
         gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
         try:
             services.gig_publish(gig=gig)
         except GigIncomplete as exc:
             return Response({"detail": exc.message, "code": exc.code, "problems": exc.problems}, status=exc.http_status)
-        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+        return Response(GigWithExtrasSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
 
 
 class GigPauseApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses=GigDetailSerializer)
+    @extend_schema(request=None, responses=GigWithExtrasSerializer)
     def post(self, request, slug):
         gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
         services.gig_pause(gig=gig)
-        return Response(GigDetailSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
+        return Response(GigWithExtrasSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)

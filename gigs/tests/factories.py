@@ -40,8 +40,9 @@ class CategoryFactory(DjangoModelFactory):
 
 
 class GigFactory(DjangoModelFactory):
-    """A draft gig with no packages. Traits: `priced` adds the three packages, `published` also
-    publishes it (with a description long enough)."""
+    """A draft gig with no packages, sold as plain packages (milestone payments off; the
+    milestones app's tests build plans). Traits: `priced` adds the three packages, `published`
+    also publishes it (with a description long enough)."""
 
     class Meta:
         model = Gig
@@ -52,6 +53,7 @@ class GigFactory(DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"gig-{n}")
     category = factory.SubFactory(CategoryFactory)
     description = "A complete description of the work, long enough to be published on the site."
+    milestone_payments = False
 
     class Params:
         priced = factory.Trait(

@@ -162,6 +162,8 @@ class TestSellerEditor:
             {
                 "description": "A detailed portrait in pencil, scanned at high resolution, with two sketches first.",
                 "faq-TOTAL_FORMS": 2,
+                "ms-TOTAL_FORMS": 0,  # no milestone plan: milestone payments left off
+                "ms-INITIAL_FORMS": 0,
                 "faq-INITIAL_FORMS": 0,
                 "faq-0-question": "Colour?",
                 "faq-0-answer": "Pencil only.",
@@ -216,6 +218,8 @@ class TestSellerEditor:
             {
                 "description": "d",
                 "faq-TOTAL_FORMS": 1,
+                "ms-TOTAL_FORMS": 0,
+                "ms-INITIAL_FORMS": 0,
                 "faq-INITIAL_FORMS": 0,
                 "faq-0-question": "Q",
                 "faq-0-answer": "A",

@@ -185,6 +185,14 @@ MARKETPLACE = {
     "PACKAGE_MAX_PRICE_MINOR": int(os.environ.get("PACKAGE_MAX_PRICE_MINOR", "10000000")),
     "PACKAGE_MAX_DELIVERY_DAYS": 365,
     "PACKAGE_MAX_REVISIONS": 99,
+    # Milestone plans (Fiverr's own limits are 2-5 milestones, each >= $50, Basic >= $100; these
+    # defaults suit smaller gigs and are platform settings).
+    "MILESTONES_MIN": int(os.environ.get("MILESTONES_MIN", "2")),
+    "MILESTONES_MAX": int(os.environ.get("MILESTONES_MAX", "5")),
+    "MILESTONE_MIN_PRICE_MINOR": int(os.environ.get("MILESTONE_MIN_PRICE_MINOR", "500")),
+    "BASIC_MIN_TOTAL_MINOR": int(os.environ.get("BASIC_MIN_TOTAL_MINOR", "1000")),
+    "MILESTONE_NAME_MAX_CHARS": 80,
+    "MILESTONE_DESCRIPTION_MAX_CHARS": 1000,
 }
 
 LOGGING = {

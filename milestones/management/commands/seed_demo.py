@@ -3,6 +3,17 @@ from django.db import transaction
 
 from gigs import demo, services
 from gigs.models import Category, Gig, Package, SellerProfile, User
+from milestones.models import MilestoneTemplate
+from milestones.services import plan_replace, template_milestones
+
+# Which built-in template gives each demo category its milestone plan; the rest sell as plain
+# packages (milestone payments off), so the demo shows both kinds.
+PLAN_TEMPLATES = {
+    "graphics-design": "Logo design",
+    "programming-tech": "Website",
+    "video-animation": "Video",
+    "writing-translation": "Writing",
+}
 
 
 class Command(BaseCommand):
@@ -45,6 +56,12 @@ class Command(BaseCommand):
                 ],
                 faqs=demo.FAQS,
             )
+            template_name = PLAN_TEMPLATES.get(category_slug)
+            if template_name:
+                template = MilestoneTemplate.objects.get(owner__isnull=True, name=template_name)
+                plan_replace(gig=gig, milestones=template_milestones(template), milestone_payments=True)
+            else:
+                plan_replace(gig=gig, milestones=[], milestone_payments=False)
             services.gig_publish(gig=gig)
             created += 1
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new gigs, {Gig.objects.count()} in all)."))

@@ -1,0 +1,126 @@
+/* Milestone builder: add, remove and reorder milestones and show package totals live, without
+ * reloading. Every button is also a plain submit button handled by the server, so the builder
+ * works with JavaScript off; this file only makes it quicker. No build step, no dependencies. */
+(function () {
+  "use strict";
+  var root = document.querySelector("[data-builder]");
+  if (!root) return;
+
+  var PREFIX = "ms";
+  var TIERS = ["basic", "standard", "premium"];
+  var LABELS = { basic: "Basic", standard: "Standard", premium: "Premium" };
+  var SYMBOLS = { USD: "$", EUR: "€", GBP: "£" };
+  var max = parseInt(root.dataset.max, 10) || 5;
+  var currency = root.dataset.currency || "USD";
+  var minPrice = parseInt(root.dataset.minPrice, 10) || 0;
+  var minBasic = parseInt(root.dataset.minBasic, 10) || 0;
+  var list = root.querySelector("[data-list]");
+  var template = document.getElementById("milestone-template");
+  var totalForms = document.getElementById("id_" + PREFIX + "-TOTAL_FORMS");
+
+  function milestones() { return Array.prototype.slice.call(list.querySelectorAll("[data-milestone]")); }
+
+  // "12.50" -> 1250 without floating point; NaN for anything that is not a plain amount.
+  function toMinor(text) {
+    var m = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text || "");
+    if (!m) return NaN;
+    return parseInt(m[1], 10) * 100 + (m[2] ? parseInt((m[2] + "0").slice(0, 2), 10) : 0);
+  }
+  function money(minor) {
+    var whole = Math.floor(minor / 100), cents = minor % 100;
+    var text = whole.toLocaleString("en-US") + (cents ? "." + String(cents).padStart(2, "0") : "");
+    return SYMBOLS[currency] ? SYMBOLS[currency] + text : text + " " + currency;
+  }
+
+  function renumber() {
+    var items = milestones();
+    items.forEach(function (item, i) {
+      item.querySelectorAll("[name], [id], label[for]").forEach(function (el) {
+        ["name", "id", "for"].forEach(function (attr) {
+          var v = el.getAttribute(attr);
+          if (v) el.setAttribute(attr, v.replace(new RegExp(PREFIX + "-(\\d+|__prefix__)-"), PREFIX + "-" + i + "-"));
+        });
+      });
+      item.querySelector("[data-number]").textContent = "Milestone " + (i + 1);
+      item.querySelectorAll("[data-action]").forEach(function (b) {
+        b.value = i;
+        var verb = { up: "Move milestone " + (i + 1) + " up", down: "Move milestone " + (i + 1) + " down",
+                     remove: "Remove milestone " + (i + 1) }[b.dataset.action];
+        if (verb) b.setAttribute("aria-label", verb);
+      });
+    });
+    totalForms.value = items.length;
+    var full = items.length >= max;
+    var add = root.querySelector("[data-action=add]");
+    add.disabled = full;
+    root.querySelector("[data-limit-note]").textContent = full ? "You have reached the limit of " + max + " milestones." : "";
+    root.querySelector("[data-empty]").hidden = items.length > 0;
+    root.querySelector("[data-add-row]").hidden = items.length === 0;
+    update();
+  }
+
+  function addMilestone() {
+    if (milestones().length >= max) return;
+    var n = milestones().length + 1;
+    var html = template.innerHTML.replace(/__prefix__/g, String(n - 1)).replace(/__number__/g, String(n));
+    var holder = document.createElement("div");
+    holder.innerHTML = html.trim();
+    var item = holder.firstElementChild;
+    item.querySelector("[name$='-name']").value = "Milestone " + n;
+    TIERS.forEach(function (t) { item.querySelector("[name$='-" + t + "_included']").checked = true; });
+    list.appendChild(item);
+    renumber();
+    item.querySelector("[name$='-name']").focus();
+  }
+
+  function update() {
+    var hints = [];
+    var totals = {};
+    TIERS.forEach(function (tier) {
+      var price = 0, days = 0, count = 0;
+      milestones().forEach(function (item, i) {
+        var row = item.querySelector("tr[data-tier=" + tier + "]");
+        var included = row.querySelector("[name$='_included']").checked;
+        row.classList.toggle("excluded", !included);
+        if (!included) return;
+        count += 1;
+        var p = toMinor(row.querySelector("[name$='_price']").value);
+        var d = parseInt(row.querySelector("[name$='_delivery_days']").value, 10);
+        if (!isNaN(p)) {
+          price += p;
+          if (p < minPrice) hints.push("Milestone " + (i + 1) + " costs less than " + money(minPrice) + " in " + LABELS[tier] + ".");
+        }
+        if (!isNaN(d)) days += d;
+      });
+      totals[tier] = price;
+      var cells = root.querySelector("[data-total=" + tier + "]");
+      cells.querySelector("[data-count]").textContent = count;
+      cells.querySelector("[data-price]").textContent = money(price);
+      cells.querySelector("[data-days]").textContent = days + (days === 1 ? " day" : " days");
+      if (milestones().length && !count) hints.push("The " + LABELS[tier] + " package needs at least one milestone.");
+    });
+    if (milestones().length && totals.basic < minBasic) hints.push("The Basic package must total at least " + money(minBasic) + ".");
+    if (totals.standard < totals.basic) hints.push("Standard cannot cost less than Basic.");
+    if (totals.premium < totals.standard) hints.push("Premium cannot cost less than Standard.");
+    var box = root.querySelector("[data-hints]");
+    box.innerHTML = "";
+    hints.forEach(function (h) { var li = document.createElement("li"); li.textContent = h; box.appendChild(li); });
+  }
+
+  root.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-action]");
+    if (!button || !root.contains(button)) return;
+    var action = button.dataset.action;
+    var item = button.closest("[data-milestone]");
+    event.preventDefault();
+    if (action === "add" || action === "start") addMilestone();
+    else if (action === "remove") item.remove();
+    else if (action === "up" && item.previousElementSibling) list.insertBefore(item, item.previousElementSibling);
+    else if (action === "down" && item.nextElementSibling) list.insertBefore(item.nextElementSibling, item);
+    renumber();
+  });
+  root.addEventListener("input", update);
+  root.addEventListener("change", update);
+  root.dataset.enhanced = "true";
+  update();
+})();
