@@ -1,0 +1,211 @@
+"""The milestones admin: template pages, the gig's plan shown read-only on the gig page, and the
+per-package terms list."""
+
+import pytest
+from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from gigs.models import Gig, Package
+from gigs.tests.factories import GigFactory, UserFactory
+from milestones import services
+from milestones.admin import GigMilestoneInline, GigWithPlanAdmin
+from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
+from milestones.services import MilestoneInput, MilestoneTerms
+
+pytestmark = pytest.mark.django_db
+
+TIERS = list(Package.TIER_ORDER)
+
+
+def admin_url(model, view: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def results(response) -> list:
+    assert response.status_code == 200
+    return list(response.context["cl"].result_list)
+
+
+def ms(name, basic=(600, 2, 1), standard=(1000, 3, 1), premium=(1500, 4, 2), video_call=False) -> MilestoneInput:
+    packages = {t: MilestoneTerms(*terms) for t, terms in zip(TIERS, (basic, standard, premium), strict=True) if terms}
+    return MilestoneInput(name=name, video_call=video_call, packages=packages)
+
+
+def gig_with_plan(*names: str, **factory) -> Gig:
+    gig = GigFactory(priced=True, milestone_payments=True, **factory)
+    services.plan_replace(gig=gig, milestones=[ms(n) for n in names], milestone_payments=True)
+    return Gig.objects.get(pk=gig.pk)
+
+
+def change_form_data(response) -> dict:
+    """What the browser would post back from an admin change page: the main form's values and
+    every inline's management form and rows, unchanged."""
+    data = {}
+    form = response.context["adminform"].form
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value not in (None, False):
+            data[name] = value
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[f"{formset.prefix}-{name}"] = formset.management_form[name].value()
+        for f in formset.forms:
+            for name in f.fields:
+                value = f[name].value()
+                if value not in (None, False):
+                    data[f.add_prefix(name)] = value.pk if hasattr(value, "pk") else value
+    return data
+
+
+def test_registered_models():
+    registered = {m._meta.model_name for m in admin.site._registry if m._meta.app_label == "milestones"}
+    assert registered == {"milestonetemplate", "gigmilestonepackage"}
+    assert isinstance(admin.site._registry[Gig], GigWithPlanAdmin)
+
+
+class TestTemplateAdmin:
+    def test_changelist_lists_builtins_and_sellers_templates(self, admin_client):
+        seller = UserFactory(username="maker")
+        services.template_save(owner=seller, name="Maker flow", milestones=[ms("A"), ms("B")])
+        url = admin_url(MilestoneTemplate, "changelist")
+        listed = results(admin_client.get(url))
+        assert {t.name for t in listed} == {"Logo design", "Website", "Video", "Writing", "Two stages", "Maker flow"}
+        body = admin_client.get(url).content.decode()
+        assert "Maker flow" in body and "maker" in body
+
+        builtins = results(admin_client.get(url, {"owner__isempty": "1"}))
+        assert sorted(t.name for t in builtins) == ["Logo design", "Two stages", "Video", "Website", "Writing"]
+        assert [t.name for t in results(admin_client.get(url, {"owner__isempty": "0"}))] == ["Maker flow"]
+        assert [t.name for t in results(admin_client.get(url, {"q": "maker"}))] == ["Maker flow"]
+
+    def test_milestone_count_column(self, admin_client):
+        response = admin_client.get(admin_url(MilestoneTemplate, "changelist"), {"q": "Two stages"})
+        (template,) = results(response)
+        model_admin = admin.site._registry[MilestoneTemplate]
+        assert model_admin.milestone_count(template) == 2
+
+    def test_change_and_add_pages_render(self, admin_client):
+        builtin = MilestoneTemplate.objects.get(owner__isnull=True, name="Website")
+        own = services.template_save(owner=UserFactory(), name="Own", milestones=[ms("A")])
+        for template in (builtin, own):
+            response = admin_client.get(admin_url(MilestoneTemplate, "change", template.pk))
+            assert response.status_code == 200
+            assert response.context["adminform"].form.instance == template
+        body = admin_client.get(admin_url(MilestoneTemplate, "change", builtin.pk)).content.decode()
+        assert "Development" in body  # the stored milestones are shown
+        assert admin_client.get(admin_url(MilestoneTemplate, "add")).status_code == 200
+
+    def test_changelist_query_count_is_constant(self, admin_client):
+        url = admin_url(MilestoneTemplate, "changelist")
+        admin_client.get(url)  # warm up one-off caches
+        with CaptureQueriesContext(connection) as few:
+            assert admin_client.get(url).status_code == 200
+        for i in range(20):
+            services.template_save(owner=UserFactory(), name=f"Flow {i}", milestones=[ms("A")])
+        with CaptureQueriesContext(connection) as many:
+            response = admin_client.get(url)
+        assert response.context["cl"].result_count == 25
+        assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+class TestGigPlanInline:
+    def test_gig_change_page_shows_the_plan_read_only(self, admin_client):
+        gig = gig_with_plan("Concepts", "Refinement", "Final files")
+        response = admin_client.get(admin_url(Gig, "change", gig.pk))
+        assert response.status_code == 200
+        inlines = {i.formset.prefix: i for i in response.context["inline_admin_formsets"]}
+        plan = inlines["plan_milestones"]
+        assert [f.instance.name for f in plan.formset.forms] == ["Concepts", "Refinement", "Final files"]
+        # Nothing of a milestone is editable, and none can be added or deleted here.
+        editable = {name for f in plan.formset.forms for name in f.fields} - {"id", "gig"}
+        assert editable == set()
+        assert plan.formset.can_delete is False and plan.has_add_permission is False
+        body = response.content.decode()
+        assert "basic: 6.00, 2d, 1 rev; standard: 10.00, 3d, 1 rev; premium: 15.00, 4d, 2 rev" in body
+
+    def test_inline_terms_do_not_query_per_milestone(self, admin_client):
+        two, five = gig_with_plan("A", "B"), gig_with_plan("A", "B", "C", "D", "E")
+        admin_client.get(admin_url(Gig, "change", two.pk))  # warm up
+        with CaptureQueriesContext(connection) as small:
+            admin_client.get(admin_url(Gig, "change", two.pk))
+        with CaptureQueriesContext(connection) as big:
+            admin_client.get(admin_url(Gig, "change", five.pk))
+        assert len(big) == len(small), [q["sql"] for q in big.captured_queries]
+
+    def test_saving_the_gig_in_admin_keeps_the_plan(self, admin_client):
+        gig = gig_with_plan("A", "B", "C")
+        url = admin_url(Gig, "change", gig.pk)
+        data = change_form_data(admin_client.get(url))
+        data["title"] = "A corrected title for this gig"
+        response = admin_client.post(url, data)
+        assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+        gig.refresh_from_db()
+        assert gig.title == "A corrected title for this gig"
+        assert list(GigMilestone.objects.filter(gig=gig).values_list("name", flat=True)) == ["A", "B", "C"]
+        assert GigMilestonePackage.objects.filter(milestone__gig=gig).count() == 9
+        assert gig.plan_milestone_count == 3 and gig.milestone_payments is True
+
+    def test_milestone_payments_cannot_be_switched_in_admin(self, admin_client):
+        """The switch changes how the gig is sold and priced; the plan rules are checked only by
+        plan_replace, so admin must not flip it behind them (a live gig would sell in milestones
+        with no plan, or stop deriving prices from one)."""
+        gig = GigFactory(published=True, milestone_payments=False)
+        url = admin_url(Gig, "change", gig.pk)
+        data = change_form_data(admin_client.get(url))
+        data["milestone_payments"] = "on"
+        admin_client.post(url, data)
+        gig.refresh_from_db()
+        assert gig.milestone_payments is False
+
+    def test_gig_changelist_shows_the_plan_size(self, admin_client):
+        gig_with_plan("A", "B", "C", title="I will plan in three stages")
+        response = admin_client.get(admin_url(Gig, "changelist"), {"q": "three stages"})
+        assert [g.plan_milestone_count for g in results(response)] == [3]
+        assert "column-plan_milestone_count" in response.content.decode()
+
+    def test_inline_class_is_read_only(self):
+        inline = GigMilestoneInline(Gig, admin.site)
+        assert set(inline.readonly_fields) == set(inline.fields)
+        assert inline.has_add_permission(request=None) is False
+
+
+class TestMilestonePackageAdmin:
+    def test_changelist_search_and_filter(self, admin_client):
+        gig_with_plan("Sketches", "Final art", title="I will paint your portrait")
+        gig_with_plan("Outline", "Draft", title="I will write your essay")
+        url = admin_url(GigMilestonePackage, "changelist")
+        assert len(results(admin_client.get(url))) == 12
+        sketches = results(admin_client.get(url, {"q": "Sketches"}))
+        assert sorted(r.tier for r in sketches) == sorted(TIERS)
+        assert len(results(admin_client.get(url, {"q": "essay"}))) == 6
+        premium = results(admin_client.get(url, {"tier__exact": "premium"}))
+        assert len(premium) == 4 and {r.tier for r in premium} == {"premium"}
+        body = admin_client.get(url, {"q": "Sketches"}).content.decode()
+        assert "1. Sketches" in body
+
+    def test_rows_are_read_only_and_cannot_be_added(self, admin_client):
+        gig = gig_with_plan("A", "B")
+        row = GigMilestonePackage.objects.filter(milestone__gig=gig).first()
+        response = admin_client.get(admin_url(GigMilestonePackage, "change", row.pk))
+        assert response.status_code == 200
+        editable = set(response.context["adminform"].form.fields)
+        assert not editable & {"milestone", "tier", "price_minor", "delivery_days", "revisions"}
+        assert admin_client.get(admin_url(GigMilestonePackage, "add")).status_code == 403
+
+    def test_changelist_query_count_is_constant(self, admin_client):
+        gig_with_plan("A", "B")
+        url = admin_url(GigMilestonePackage, "changelist")
+        admin_client.get(url)  # warm up one-off caches
+        with CaptureQueriesContext(connection) as few:
+            assert admin_client.get(url).status_code == 200
+        for _ in range(5):
+            gig_with_plan("A", "B", "C")
+        with CaptureQueriesContext(connection) as many:
+            response = admin_client.get(url)
+        assert response.context["cl"].result_count == 6 + 5 * 9
+        assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
