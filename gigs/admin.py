@@ -69,7 +69,7 @@ class GigAdmin(admin.ModelAdmin):
     list_filter = ["status", "category", "milestone_payments", "currency"]
     search_fields = ["title", "slug", "description", "seller__username", "seller__email"]
     list_select_related = ["seller", "category"]
-    readonly_fields = ["slug", "status", "created_at", "updated_at", "published_at"]
+    readonly_fields = ["slug", "status", "milestone_payments", "created_at", "updated_at", "published_at"]
     raw_id_fields = ["seller"]
     inlines = [PackageInline, GigFaqInline]
     date_hierarchy = "created_at"

@@ -1,14 +1,38 @@
+from django import forms
 from django.contrib import admin
 
 from gigs.admin import GigAdmin
 from gigs.models import Gig
 
+from . import services
 from .models import GigMilestone, GigMilestonePackage, MilestoneTemplate
+
+
+class MilestoneTemplateAdminForm(forms.ModelForm):
+    """The milestones JSON is checked with the builder's rules, so a template that saves here can
+    be applied to a gig (an example shape: any built-in template)."""
+
+    class Meta:
+        model = MilestoneTemplate
+        fields = ["name", "description", "owner", "milestones"]
+
+    def clean(self):
+        data = super().clean()
+        if "milestones" in data and "name" in data:
+            candidate = MilestoneTemplate(name=data["name"], milestones=data["milestones"])
+            for key, messages in services.template_errors(candidate).items():
+                field = "name" if key == "name" else "milestones"
+                prefix = "" if key in ("name", "milestones") else f"{key}: "
+                for message in messages:
+                    self.add_error(field, f"{prefix}{message}")
+        return data
 
 
 @admin.register(MilestoneTemplate)
 class MilestoneTemplateAdmin(admin.ModelAdmin):
     """Built-in templates (no owner) are managed here; sellers' own templates are visible too."""
+
+    form = MilestoneTemplateAdminForm
 
     list_display = ["name", "owner", "milestone_count", "updated_at"]
     list_filter = [("owner", admin.EmptyFieldListFilter)]

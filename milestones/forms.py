@@ -80,12 +80,18 @@ class MilestoneForm(forms.Form):
 
 
 class BaseMilestoneFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": "A plan has at most %(num)d milestones.",
+        "too_few_forms": "Plan at least %(num)d milestones.",
+    }
+
     def __init__(self, *args, currency: str = "USD", **kwargs):
         self.currency = currency
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "currency": self.currency}
+        # Every posted row is a milestone: a blank one is an error, not silently dropped.
+        return {**super().get_form_kwargs(index), "currency": self.currency, "empty_permitted": False}
 
     @property
     def empty_form(self):

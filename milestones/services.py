@@ -55,15 +55,18 @@ class MilestoneInput:
     def from_data(cls, data: dict) -> "MilestoneInput":
         """From a template's stored JSON or an API payload; shape errors surface in check_plan."""
         packages = {}
-        for tier, terms in (data.get("packages") or {}).items():
-            packages[tier] = MilestoneTerms(
+        raw_packages = data.get("packages")
+        for tier, terms in (raw_packages if isinstance(raw_packages, dict) else {}).items():
+            if not isinstance(terms, dict):
+                terms = {}
+            packages[str(tier)] = MilestoneTerms(
                 price_minor=terms.get("price_minor"),
                 delivery_days=terms.get("delivery_days"),
                 revisions=terms.get("revisions", 0),
             )
         return cls(
-            name=data.get("name") or "",
-            description=data.get("description") or "",
+            name=str(data.get("name") or ""),
+            description=str(data.get("description") or ""),
             video_call=bool(data.get("video_call")),
             packages=packages,
         )
@@ -154,6 +157,19 @@ def check_plan(milestones: list[MilestoneInput], *, milestone_payments: bool, cu
                 f"packages.{higher}",
                 f"{Package.Tier(higher).label} ({format_money(totals[higher][0], currency)}) cannot cost less than "
                 f"{Package.Tier(lower).label} ({format_money(totals[lower][0], currency)}).",
+            )
+    for tier, (price, days) in totals.items():
+        if price > rules["PACKAGE_MAX_PRICE_MINOR"]:
+            add(
+                f"packages.{tier}",
+                f"The {Package.Tier(tier).label} package may total at most "
+                f"{format_money(rules['PACKAGE_MAX_PRICE_MINOR'], currency)}.",
+            )
+        if days > rules["PACKAGE_MAX_DELIVERY_DAYS"]:
+            add(
+                f"packages.{tier}",
+                f"The {Package.Tier(tier).label} package may take at most {rules['PACKAGE_MAX_DELIVERY_DAYS']} days "
+                f"in all (now {days}).",
             )
     return errors
 
@@ -288,7 +304,17 @@ def template_delete(*, owner: User, template_id: int) -> None:
 
 
 def template_milestones(template: MilestoneTemplate) -> list[MilestoneInput]:
-    return [MilestoneInput.from_data(item) for item in template.milestones]
+    """The template's stored JSON as inputs. Admins can edit that JSON; anything that is not a list
+    of objects reads as empty milestones, which check_plan then refuses with a clear error."""
+    items = template.milestones if isinstance(template.milestones, list) else []
+    return [MilestoneInput.from_data(item if isinstance(item, dict) else {}) for item in items]
+
+
+def template_errors(template: MilestoneTemplate) -> dict[str, list[str]]:
+    """What is wrong with a template's name and stored milestones (admin's form uses this)."""
+    if not isinstance(template.milestones, list) or not all(isinstance(i, dict) for i in template.milestones):
+        return {"milestones": ["Give a list of milestone objects: name, description, video_call, packages."]}
+    return _check_template(template.name, template_milestones(template))
 
 
 def plan_apply_template(*, gig: Gig, template: MilestoneTemplate) -> Gig:

@@ -19,7 +19,7 @@ from gigs.forms import DescriptionForm, FaqFormSet, apply_service_errors
 from gigs.models import Package
 from gigs.views import owned_gig_or_404, render_editor_step
 from marketplace.exceptions import DomainError, NotFound, ValidationFailed
-from marketplace.money import to_minor
+from marketplace.money import exponent, to_minor
 
 from . import selectors, services
 from .forms import MilestoneFormSet, TemplateNameForm, blank_row, initial_from_inputs, raw_rows
@@ -140,7 +140,8 @@ def edit_description(request, pk):
 
     if "add_faq" in post:
         data = post.copy()
-        data["faq-TOTAL_FORMS"] = str(min(int(data.get("faq-TOTAL_FORMS", 0) or 0) + 1, 10))
+        total = data.get("faq-TOTAL_FORMS", "")
+        data["faq-TOTAL_FORMS"] = str(min(int(total) + 1 if total.isdigit() else 1, 10))
         return _render(
             request,
             gig,
@@ -222,6 +223,7 @@ def _render(request, gig, form, faq_formset, formset, rows, milestone_payments, 
             "milestone_payments": milestone_payments,
             "totals": _totals(rows, gig.currency),
             "can_add": len(formset.forms) < MAX,
+            "currency_exponent": exponent(gig.currency),
             "min_milestone_price": settings.MARKETPLACE["MILESTONE_MIN_PRICE_MINOR"],
             "min_basic_total": settings.MARKETPLACE["BASIC_MIN_TOTAL_MINOR"],
             **context,

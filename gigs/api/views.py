@@ -1,14 +1,13 @@
 """Gig API: list and detail for everyone, writes for the owner only (anyone else's gig is 404)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, status
+from rest_framework import permissions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gigs import selectors, services
 from gigs.exceptions import GigIncomplete
-from marketplace.exceptions import ValidationFailed
 
 from .serializers import (
     CategorySerializer,
@@ -18,25 +17,6 @@ from .serializers import (
     GigWriteSerializer,
     PublishProblemSerializer,
 )
-
-
-def nest_errors(errors: dict[str, list[str]]) -> dict:
-    """Service keys like "packages.standard.price_minor" become nested JSON, as DRF's own errors."""
-    nested: dict = {}
-    for key, messages in errors.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = messages
-    return nested
-
-
-def _call_save(**kwargs):
-    try:
-        return services.gig_save(**kwargs)
-    except ValidationFailed as exc:
-        raise serializers.ValidationError(nest_errors(exc.errors)) from exc
 
 
 class CategoryListApi(GenericAPIView):
@@ -62,7 +42,7 @@ class GigListApi(GenericAPIView):
     def post(self, request):
         serializer = GigWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        gig = _call_save(seller=request.user, **serializer.service_kwargs())
+        gig = services.gig_save(seller=request.user, **serializer.service_kwargs())
         gig = selectors.gig_get_for_owner(user=request.user, pk=gig.pk)
         return Response(GigWithExtrasSerializer(gig).data, status=status.HTTP_201_CREATED)
 
@@ -85,7 +65,7 @@ class GigDetailApi(APIView):
         gig = selectors.gig_get_for_owner(user=request.user, slug=slug)
         serializer = GigWriteSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
-        _call_save(seller=request.user, gig=gig, **serializer.service_kwargs())
+        services.gig_save(seller=request.user, gig=gig, **serializer.service_kwargs())
         return Response(GigWithExtrasSerializer(selectors.gig_get_for_owner(user=request.user, pk=gig.pk)).data)
 
     @extend_schema(request=GigWriteSerializer, responses=GigWithExtrasSerializer)

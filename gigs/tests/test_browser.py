@@ -1,94 +1,19 @@
 """Browser journeys through the catalog and the gig editor: real Chromium driven by Playwright
 against pytest-django's live server. Screenshots of each step go to test-artifacts/screenshots/."""
 
-import importlib
-import io
-import os
 import re
 import uuid
 
 import pytest
-from django.apps import apps as django_apps
-from django.conf import settings
-from django.core.management import call_command
 from django.utils.text import slugify
+from playwright.sync_api import expect
 
 from gigs.models import Gig
 from gigs.selectors import gig_list_public
-from marketplace.celery import app as celery_app
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = settings.BASE_DIR / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LOGO_GIG = "I will design a minimalist logo for your brand"
-
-expect.set_options(timeout=10_000)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an asyncio loop in this thread, and Django refuses ORM calls
-    # from a thread with a running loop. The test code (seeding, assertions, the flush after
-    # each test) is plain synchronous code, so allow it while the browser is up.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with playwright_sync.sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-@pytest.fixture
-def shot(request, page):
-    """`shot("search")` saves test-artifacts/screenshots/<test>-NN-search.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    counter = iter(range(1, 100))
-
-    def take(step: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{next(counter):02d}-{step}.png", full_page=True)
-
-    return take
-
-
-def _ensure_builtin_templates() -> None:
-    """Transactional tests end with a flush, which also empties the built-in milestone templates
-    that a data migration added, and seed_demo needs them: add back the missing ones (the
-    migration's own function only adds what is missing)."""
-    migration = importlib.import_module("milestones.migrations.0002_builtin_templates")
-    migration.add_builtins(django_apps, None)
-
-
-@pytest.fixture
-def demo_data(monkeypatch):
-    """seed_demo publishes its gigs, which queues emails on commit: run those tasks in-process
-    (the locmem backend keeps the mail) instead of needing a worker."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-    _ensure_builtin_templates()
-    call_command("seed_demo", stdout=io.StringIO())
-    assert Gig.objects.filter(status=Gig.Status.PUBLISHED).count() == 12
 
 
 def _count_text(n: int) -> str:
@@ -100,7 +25,7 @@ def test_visitor_searches_filters_and_opens_a_gig_with_three_packages(page, shot
 
     page.goto("/")
     expect(page.get_by_role("heading", name="Hire in milestones. Pay safely in escrow.")).to_be_visible()
-    shot("home")
+    shot(page, "home")
 
     page.locator("#top-q").fill("logo")
     page.locator("form.topsearch").get_by_role("button", name="Search").click()
@@ -112,7 +37,7 @@ def test_visitor_searches_filters_and_opens_a_gig_with_three_packages(page, shot
     cards = page.get_by_test_id("gig-card")
     expect(cards).to_have_count(matching)
     expect(cards.filter(has_text=LOGO_GIG)).to_be_visible()
-    shot("search-logo")
+    shot(page, "search-logo")
 
     filters = page.locator("form#filters")
     expect(filters.get_by_label("Search")).to_have_value("logo")  # the query is kept
@@ -125,7 +50,7 @@ def test_visitor_searches_filters_and_opens_a_gig_with_three_packages(page, shot
     expect(page.get_by_test_id("result-count")).to_have_text(_count_text(in_category))
     expect(cards.locator(".tag")).to_have_text(["Graphics & Design"] * in_category)
     expect(filters.get_by_label("Category")).to_have_value("graphics-design")
-    shot("filter-category")
+    shot(page, "filter-category")
 
     cards.filter(has_text=LOGO_GIG).get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(LOGO_GIG)
@@ -135,7 +60,7 @@ def test_visitor_searches_filters_and_opens_a_gig_with_three_packages(page, shot
     expect(packages.locator("h3")).to_have_text(["Basic", "Standard", "Premium"])
     expect(packages.locator(".package-price")).to_have_text(["$45", "$90", "$180"])
     expect(packages.locator(".package-name")).to_have_text(["Starter", "Brand", "Identity"])
-    shot("gig-detail")
+    shot(page, "gig-detail")
 
 
 def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, demo_data, mailoutbox):
@@ -154,11 +79,11 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
     page.get_by_label("Display name").fill("Tess Tester")
     page.locator("#id_password1").fill("Milestones-and-escrow-2026")
     page.locator("#id_password2").fill("Milestones-and-escrow-2026")
-    shot("signup")
+    shot(page, "signup")
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("status")).to_contain_text(f"Welcome, {username}!")
     expect(page.get_by_role("navigation", name="Account").get_by_role("link", name=username)).to_be_visible()
-    shot("signed-up")
+    shot(page, "signed-up")
 
     # Step 1: overview.
     page.get_by_role("link", name="My gigs").click()
@@ -166,7 +91,7 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
     expect(page.get_by_role("heading", level=1)).to_have_text("Create a gig")
     page.get_by_label("Title").fill(title)
     page.get_by_label("Category").select_option(label="Programming & Tech")
-    shot("overview")
+    shot(page, "overview")
     page.get_by_role("button", name="Save & continue").click()
     expect(page).to_have_url(re.compile(r"/sell/gigs/\d+/edit/pricing/$"))
     expect(page.get_by_role("status")).to_contain_text("Draft saved. Now set your packages.")
@@ -184,7 +109,7 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
         package.get_by_label("price").fill(price)
         package.get_by_label("delivery days").fill(days)
         package.get_by_label("revisions").fill(revisions)
-    shot("pricing")
+    shot(page, "pricing")
     page.get_by_role("button", name="Save & continue").click()
     expect(page).to_have_url(re.compile(r"/sell/gigs/\d+/edit/description/$"))
     expect(page.get_by_role("status")).to_contain_text("Packages saved.")
@@ -203,12 +128,12 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
     expect(milestone_payments).to_be_checked()
     milestone_payments.uncheck()
     expect(milestone_payments).not_to_be_checked()
-    shot("description")
+    shot(page, "description")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Description, FAQ and milestone plan saved.")
     expect(milestone_payments).not_to_be_checked()
     expect(page.locator(".publish-box")).to_contain_text("Everything is ready.")
-    shot("ready")
+    shot(page, "ready")
 
     # Publish: the gig page shows it live with its packages.
     page.get_by_role("button", name="Publish gig").click()
@@ -220,7 +145,7 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
     expect(packages.locator(".package-price")).to_have_text(["$35", "$72.50", "$150"])
     expect(page.locator("dl.faq")).to_contain_text("Which browsers?")
     expect(page.locator("[data-plan]")).to_have_count(0)  # no milestone plan offered
-    shot("published")
+    shot(page, "published")
     gig = Gig.objects.get(seller__username=username)
     assert gig.status == Gig.Status.PUBLISHED
     assert gig.milestone_payments is False
@@ -234,4 +159,4 @@ def test_new_seller_signs_up_creates_publishes_and_finds_their_gig(page, shot, d
     expect(card.locator(".card-title")).to_have_text(title)
     expect(card.locator(".card-seller")).to_have_text("Tess Tester")
     expect(card.locator(".price")).to_have_text("$35")
-    shot("found-in-search")
+    shot(page, "found-in-search")

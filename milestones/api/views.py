@@ -11,7 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gigs import selectors as gig_selectors
-from marketplace.exceptions import NotFound, ValidationFailed
+from marketplace.api import NON_FIELD
+from marketplace.exceptions import NotFound
 from milestones import selectors, services
 
 from .serializers import (
@@ -25,8 +26,6 @@ from .serializers import (
     plan_data,
 )
 
-NON_FIELD = "non_field_errors"
-
 INVALID = OpenApiResponse(
     description="Invalid input: errors nested like the input, list positions as string keys, e.g. "
     '{"milestones": {"1": {"packages": {"basic": {"price_minor": ["..."]}}}}}; '
@@ -34,29 +33,6 @@ INVALID = OpenApiResponse(
 )
 NOT_FOUND = OpenApiResponse(description="No such gig or template, or it is not yours.")
 NAME_TAKEN = OpenApiResponse(description='{"detail", "code": "template_name_taken", "field": "name"}')
-
-
-def nest_errors(errors: dict[str, list[str]]) -> dict:
-    """Service keys like "milestones.1.packages.basic.price_minor" become nested dicts.
-
-    A key can hold messages and children at once (one milestone with payments on and a bad name:
-    "milestones" and "milestones.0.name"); its own messages then go under "non_field_errors", as
-    DRF does for a nested serializer.
-    """
-    nested: dict = {}
-    for key, messages in errors.items():
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {NON_FIELD: child} if child else {}
-            node = child
-        if isinstance(node.get(leaf), dict):
-            node[leaf].setdefault(NON_FIELD, []).extend(messages)
-        else:
-            node[leaf] = list(messages)
-    return nested
 
 
 def keyed_errors(detail, *, top: bool = True):
@@ -81,13 +57,6 @@ def _validated(serializer_class, data) -> serializers.Serializer:
     return serializer
 
 
-def _service(fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except ValidationFailed as exc:
-        raise serializers.ValidationError(nest_errors(exc.errors)) from exc
-
-
 def _plan_response(gig) -> Response:
     data = plan_data(milestone_payments=gig.milestone_payments, rows=selectors.plan_for_gig(gig))
     return Response(PlanSerializer(data).data)
@@ -109,7 +78,7 @@ class GigPlanApi(APIView):
         delivery become the plan's sums. A rejected plan changes nothing."""
         gig = gig_selectors.gig_get_for_owner(user=request.user, slug=slug)
         serializer = _validated(PlanWriteSerializer, request.data)
-        gig = _service(services.plan_replace, gig=gig, **serializer.service_kwargs())
+        gig = services.plan_replace(gig=gig, **serializer.service_kwargs())
         return _plan_response(gig)
 
 
@@ -126,7 +95,7 @@ class GigPlanApplyTemplateApi(APIView):
         template = selectors.template_get_for(request.user, serializer.validated_data["template"])
         if template is None:
             raise NotFound("No such template.")
-        gig = _service(services.plan_apply_template, gig=gig, template=template)
+        gig = services.plan_apply_template(gig=gig, template=template)
         return _plan_response(gig)
 
 
@@ -153,8 +122,7 @@ class MilestoneTemplateListApi(APIView):
                 raise serializers.ValidationError({"from_gig": ["That gig has no milestone plan to save."]})
         else:
             milestones = milestone_inputs(data["milestones"])
-        template = _service(
-            services.template_save,
+        template = services.template_save(
             owner=request.user,
             name=data["name"],
             description=data["description"],
@@ -182,7 +150,7 @@ class MilestoneTemplateDetailApi(APIView):
     def patch(self, request, template_id):
         """Rename one of your templates (built-ins are managed by the platform: 404)."""
         name = _validated(TemplateRenameSerializer, request.data).validated_data["name"]
-        template = _service(services.template_rename, owner=request.user, template_id=template_id, name=name)
+        template = services.template_rename(owner=request.user, template_id=template_id, name=name)
         return Response(TemplateSerializer(template).data)
 
     @extend_schema(responses={204: None, 404: NOT_FOUND})

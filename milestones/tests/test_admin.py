@@ -1,6 +1,8 @@
 """The milestones admin: template pages, the gig's plan shown read-only on the gig page, and the
 per-package terms list."""
 
+import json
+
 import pytest
 from django.contrib import admin
 from django.db import connection
@@ -99,6 +101,36 @@ class TestTemplateAdmin:
         body = admin_client.get(admin_url(MilestoneTemplate, "change", builtin.pk)).content.decode()
         assert "Development" in body  # the stored milestones are shown
         assert admin_client.get(admin_url(MilestoneTemplate, "add")).status_code == 200
+
+    def test_admin_adds_a_builtin_template_checked_by_the_builder_rules(self, admin_client):
+        stored = [m.to_data() for m in (ms("Sketch"), ms("Final"))]
+        response = admin_client.post(
+            admin_url(MilestoneTemplate, "add"),
+            {"name": "Illustration", "description": "Sketch, final.", "milestones": json.dumps(stored)},
+        )
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        template = MilestoneTemplate.objects.get(name="Illustration")
+        assert template.owner is None and template.is_builtin
+        assert [m.name for m in services.template_milestones(template)] == ["Sketch", "Final"]
+
+    @pytest.mark.parametrize(
+        ("stored", "message"),
+        [
+            ({"a": 1}, "list of milestone objects"),
+            (["x"], "list of milestone objects"),
+            ([], "This field is required"),
+            ([{"name": "A", "packages": {"basic": {"price_minor": 1, "delivery_days": 1}}}], "costs at least"),
+            ([{"name": "", "packages": {"basic": {"price_minor": 900, "delivery_days": 1}}}], "Name this milestone"),
+        ],
+    )
+    def test_admin_refuses_a_template_the_builder_could_not_apply(self, admin_client, stored, message):
+        count = MilestoneTemplate.objects.count()
+        response = admin_client.post(
+            admin_url(MilestoneTemplate, "add"), {"name": "Broken", "description": "", "milestones": json.dumps(stored)}
+        )
+        assert response.status_code == 200
+        assert message in " ".join(response.context["adminform"].form.errors["milestones"])
+        assert MilestoneTemplate.objects.count() == count
 
     def test_changelist_query_count_is_constant(self, admin_client):
         url = admin_url(MilestoneTemplate, "changelist")

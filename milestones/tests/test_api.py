@@ -476,6 +476,19 @@ class TestApplyTemplate:
         assert owner_client.post(apply_url(gig), {"template": 999999}, format="json").status_code == 404
         assert snapshot(gig) == before
 
+    @pytest.mark.parametrize(
+        "stored",
+        [{"not": "a list"}, ["not an object"], [{"name": 7, "packages": "x"}], [{"packages": {"basic": 5}}] * 2],
+    )
+    def test_a_malformed_stored_template_is_400_not_500(self, owner_client, gig, seller, stored):
+        """Template JSON can be edited in admin (whose form checks it, but the database does not)."""
+        bad = MilestoneTemplate.objects.create(owner=seller, name="Hand-edited", milestones=stored)
+        before = snapshot(gig)
+        response = owner_client.post(apply_url(gig), {"template": bad.pk}, format="json")
+        assert response.status_code == 400, response.content
+        assert "milestones" in response.json()
+        assert snapshot(gig) == before
+
     def test_a_template_that_breaks_the_plan_rules_is_400(self, owner_client, gig, seller):
         # Templates are checked without the payment rules, so one milestone is a fine template
         # but too few for a gig sold in milestones.
@@ -726,7 +739,7 @@ def test_a_rejected_put_leaves_the_plan_as_it_was_in_the_api(owner_client, gig):
     ],
 )
 def test_service_errors_on_a_key_and_its_children_nest_in_either_order(errors):
-    from milestones.api.views import nest_errors
+    from marketplace.api import nest_errors
 
     assert nest_errors(errors) == {
         "milestones": {"non_field_errors": ["Too few."], "0": {"name": ["Name this milestone."]}}

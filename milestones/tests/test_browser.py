@@ -3,120 +3,26 @@ real Chromium driven by Playwright against pytest-django's live server, with Jav
 builder works in the page) and off (every button is a server round trip). Screenshots of each
 step go to test-artifacts/screenshots/."""
 
-import importlib
-import io
-import os
 import re
 from decimal import Decimal
 
 import pytest
-from django.apps import apps as django_apps
 from django.conf import settings
-from django.core.management import call_command
+from playwright.sync_api import expect
 
 from gigs.models import Gig, Package
-from marketplace.celery import app as celery_app
 from marketplace.money import format_money, to_minor
 from milestones.models import GigMilestone
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = settings.BASE_DIR / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "demo-pass-2026"
 TIERS = ["basic", "standard", "premium"]
 MAX_MILESTONES = settings.MARKETPLACE["MILESTONES_MAX"]
-
 # seed_demo's gigs used here.
 SOCIAL_KIT = "I will create a social media kit for your launch"  # alice, Digital Marketing: no plan
 BOOK_COVER = "I will illustrate a custom book cover"  # alice, Graphics & Design: the "Logo design" plan
 MIX_MASTER = "I will mix and master your song"  # carol, Music & Audio: no plan
-
-expect.set_options(timeout=10_000)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # Playwright's sync API runs an asyncio loop in this thread, and Django refuses ORM calls
-    # from a thread with a running loop. The test code (seeding, assertions, the flush after
-    # each test) is plain synchronous code, so allow it while the browser is up.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with playwright_sync.sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-            )
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def new_page(browser, live_server):
-    """`new_page()` opens a page in a fresh context (own cookies); `java_script_enabled=False`
-    for the no-JavaScript journeys. Every context is closed after the test."""
-    contexts = []
-
-    def make(java_script_enabled: bool = True):
-        context = browser.new_context(
-            base_url=live_server.url,
-            viewport={"width": 1280, "height": 900},
-            java_script_enabled=java_script_enabled,
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page):
-    return new_page()
-
-
-@pytest.fixture
-def shot(request):
-    """`shot(page, "builder")` saves test-artifacts/screenshots/<test>-NN-builder.png."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    counter = iter(range(1, 100))
-
-    def take(page, step: str) -> None:
-        page.screenshot(path=SCREENSHOTS / f"{request.node.name}-{next(counter):02d}-{step}.png", full_page=True)
-
-    return take
-
-
-def _ensure_builtin_templates() -> None:
-    """Transactional tests end with a flush, which also empties the built-in milestone templates
-    that a data migration added, and seed_demo needs them: add back the missing ones (the
-    migration's own function only adds what is missing)."""
-    migration = importlib.import_module("milestones.migrations.0002_builtin_templates")
-    migration.add_builtins(django_apps, None)
-
-
-@pytest.fixture
-def demo_data(monkeypatch):
-    """seed_demo publishes its gigs, which queues emails on commit: run those tasks in-process
-    (the locmem backend keeps the mail) instead of needing a worker."""
-    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)
-    _ensure_builtin_templates()
-    call_command("seed_demo", stdout=io.StringIO())
-    assert Gig.objects.filter(status=Gig.Status.PUBLISHED).count() == 12
-    assert not GigMilestone.objects.filter(gig__title__in=[SOCIAL_KIT, MIX_MASTER]).exists()
-    assert GigMilestone.objects.filter(gig__title=BOOK_COVER).count() == 3
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -563,7 +469,7 @@ def test_seller_builds_a_plan_without_javascript(new_page, shot, demo_data):
     assert prices == {"basic": 3050, "standard": 5500, "premium": 10000}
 
 
-# --- known bugs: these assert the correct behaviour ---------------------------------------------
+# --- regressions ---------------------------------------------------------------------------------
 
 
 def test_package_card_link_selects_its_plan_tab(page, shot, demo_data):

@@ -316,6 +316,21 @@ class TestSave:
             assert response.status_code == 200 and response.context["ms_formset"].forms[2].errors
             assert not GigMilestone.objects.exists()
 
+    def test_add_question_with_a_tampered_faq_count_is_not_a_500(self, client, gig):
+        data = page_data([row("A"), row("B")], add_faq="1")
+        data["faq-TOTAL_FORMS"] = "lots"
+        response = client.post(step_url(gig), data)
+        assert response.status_code == 200
+        assert builder_names(response) == ["A", "B"]
+
+    def test_enter_in_a_field_saves(self, client, gig):
+        """Implicit submission clicks the form's first submit button: it must be Save, not
+        "Add a question" or a milestone button."""
+        body = client.get(step_url(gig)).content.decode()
+        form = body[body.index('id="description-form"') :]
+        first = re.search(r"<button[^>]*type=\"submit\"[^>]*>", form).group(0)
+        assert 'name="save"' in first
+
     def test_save_as_template_and_a_duplicate_name(self, client, gig):
         data = page_data(self.plan_rows(), ms_save_template="1", template_name="My logo flow")
         response = client.post(step_url(gig), data)

@@ -20,15 +20,22 @@
 
   function milestones() { return Array.prototype.slice.call(list.querySelectorAll("[data-milestone]")); }
 
-  // "12.50" -> 1250 without floating point; NaN for anything that is not a plain amount.
+  var exponent = parseInt(root.dataset.exponent, 10);
+  if (isNaN(exponent)) exponent = 2;
+  var scale = Math.pow(10, exponent);
+
+  // "1,212.50" -> 121250 without floating point, as the server parses it (commas ignored, "." the
+  // only decimal mark, at most the currency's decimals); NaN for anything else.
   function toMinor(text) {
-    var m = /^\s*(\d+)(?:[.,](\d{1,2}))?\s*$/.exec(text || "");
-    if (!m) return NaN;
-    return parseInt(m[1], 10) * 100 + (m[2] ? parseInt((m[2] + "0").slice(0, 2), 10) : 0);
+    var m = /^(\d*)(?:\.(\d*))?$/.exec(String(text || "").trim().replace(/,/g, ""));
+    if (!m || (m[1] + (m[2] || "")) === "") return NaN;
+    var frac = (m[2] || "").replace(/0+$/, "");
+    if (frac.length > exponent) return NaN;
+    return parseInt(m[1] || "0", 10) * scale + (frac ? parseInt((frac + "000").slice(0, exponent), 10) : 0);
   }
   function money(minor) {
-    var whole = Math.floor(minor / 100), cents = minor % 100;
-    var text = whole.toLocaleString("en-US") + (cents ? "." + String(cents).padStart(2, "0") : "");
+    var whole = Math.floor(minor / scale), cents = minor % scale;
+    var text = whole.toLocaleString("en-US") + (cents ? "." + String(cents).padStart(exponent, "0") : "");
     return SYMBOLS[currency] ? SYMBOLS[currency] + text : text + " " + currency;
   }
 
@@ -122,5 +129,5 @@
   root.addEventListener("input", update);
   root.addEventListener("change", update);
   root.dataset.enhanced = "true";
-  update();
+  renumber();
 })();

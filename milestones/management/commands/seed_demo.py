@@ -3,6 +3,7 @@ from django.db import transaction
 
 from gigs import demo, services
 from gigs.models import Category, Gig, Package, SellerProfile, User
+from milestones import builtin
 from milestones.models import MilestoneTemplate
 from milestones.services import plan_replace, template_milestones
 
@@ -40,6 +41,7 @@ class Command(BaseCommand):
                 )
             SellerProfile.objects.filter(user=user).update(headline=rest[0] if rest else "")
 
+        builtin.add_missing(MilestoneTemplate)
         created = 0
         for seller_name, category_slug, title, description, packages in demo.GIGS:
             seller = User.objects.get(username=seller_name)
