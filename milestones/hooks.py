@@ -20,7 +20,10 @@ def plan_page_context(gig, request) -> dict:
 
 
 def plan_api_fields(gig) -> dict:
-    """`milestone_plan`: the milestones in order, each with its terms per including package."""
+    """`milestone_plan`: the milestones in order, each with its terms per including package, as the
+    gig is offered: empty when milestone payments are off (the kept plan is at /api/gigs/<slug>/plan/)."""
+    if not gig.milestone_payments:
+        return {"milestone_plan": []}
     return {
         "milestone_plan": [
             {

@@ -157,6 +157,15 @@ class TestReadPlan:
             },
         }
 
+    def test_gig_detail_shows_no_plan_while_milestone_payments_are_off(self, api_client, gig):
+        """The detail shows the gig as offered; the kept plan stays readable at .../plan/."""
+        save_plan(gig, three_milestones())
+        services.plan_replace(gig=gig, milestones=services.plan_inputs(gig), milestone_payments=False)
+        assert api_client.get(detail_url(gig)).json()["milestone_plan"] == []
+        plan = api_client.get(plan_url(gig)).json()
+        assert plan["milestone_payments"] is False
+        assert [m["name"] for m in plan["milestones"]] == ["Concepts", "Refinement", "Final files"]
+
     def test_gig_without_a_plan(self, api_client):
         gig = GigFactory(published=True, milestone_payments=False)
         assert api_client.get(plan_url(gig)).json() == {"milestone_payments": False, "milestones": [], "totals": {}}
