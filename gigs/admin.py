@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from marketplace.money import format_money
 
-from .models import Category, Gig, GigFaq, Package, SellerProfile, User
+from .models import Category, Gig, GigFaq, GigRequirement, Package, SellerProfile, User
 from .services import gig_pause
 
 
@@ -55,6 +55,12 @@ class PackageInline(admin.TabularInline):
         return False
 
 
+class GigRequirementInline(admin.TabularInline):
+    model = GigRequirement
+    extra = 0
+    fields = ["position", "question", "required"]
+
+
 class GigFaqInline(admin.TabularInline):
     model = GigFaq
     extra = 0
@@ -71,7 +77,7 @@ class GigAdmin(admin.ModelAdmin):
     list_select_related = ["seller", "category"]
     readonly_fields = ["slug", "status", "milestone_payments", "created_at", "updated_at", "published_at"]
     raw_id_fields = ["seller"]
-    inlines = [PackageInline, GigFaqInline]
+    inlines = [PackageInline, GigFaqInline, GigRequirementInline]
     date_hierarchy = "created_at"
     actions = ["pause_gigs"]
 

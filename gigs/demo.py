@@ -170,3 +170,9 @@ FAQS = [
     ("How do milestones work?", "You pay once into escrow. Each milestone's money goes to me only when you accept it."),
     ("What do you need to start?", "A short brief: your goal, examples you like, and any files you already have."),
 ]
+
+# Questions every demo gig asks at checkout: (question, required).
+REQUIREMENTS = [
+    ("What is the project about, and who is it for?", True),
+    ("Links to examples you like (optional)", False),
+]

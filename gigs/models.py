@@ -159,3 +159,19 @@ class GigFaq(models.Model):
 
     def __str__(self) -> str:
         return self.question
+
+
+class GigRequirement(models.Model):
+    """A question the buyer answers at checkout ("What is your brand name?"); the answers are
+    copied into the order."""
+
+    gig = models.ForeignKey(Gig, on_delete=models.CASCADE, related_name="requirements")
+    question = models.CharField(max_length=200)
+    required = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.question

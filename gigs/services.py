@@ -18,7 +18,7 @@ from marketplace.exceptions import ValidationFailed
 from marketplace.money import format_money
 
 from .exceptions import GigIncomplete, InvalidGigTransition
-from .models import Category, Gig, GigFaq, Package, SellerProfile, User
+from .models import Category, Gig, GigFaq, GigRequirement, Package, SellerProfile, User
 
 
 def _rules() -> dict:
@@ -428,4 +428,24 @@ def gig_save(
                 description=description if description is not None else gig.description,
                 faqs=faqs if faqs is not None else [(f.question, f.answer) for f in gig.faqs.all()],
             )
+    return gig
+
+
+def gig_set_requirements(*, gig: Gig, requirements: list[tuple[str, bool]]) -> Gig:
+    """Replace the questions the buyer answers at checkout: (question, required) in order.
+    Orders copy the questions and answers, so this never changes an order already placed."""
+    errors: dict[str, list[str]] = {}
+    for i, (question, _required) in enumerate(requirements):
+        if not question.strip() or len(question.strip()) > 200:
+            errors[f"requirements.{i}.question"] = ["Use 1 to 200 characters."]
+    if len(requirements) > 10:
+        errors["requirements"] = ["Ask at most 10 questions."]
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction.atomic():
+        GigRequirement.objects.filter(gig=gig).delete()
+        GigRequirement.objects.bulk_create(
+            GigRequirement(gig=gig, question=q.strip(), required=required, position=i)
+            for i, (q, required) in enumerate(requirements)
+        )
     return gig

@@ -1,1 +1,164 @@
-"""The ledger, providers, checkout and payouts land here (checkout and escrow issue)."""
+"""Money: the double-entry ledger, payments of orders, the provider-event inbox, sellers'
+connected accounts, receipts, and the local provider's simulated payment intents.
+
+Amounts are integers in the currency's minor unit. Ledger entries are signed: a debit is
+positive, a credit negative; each transaction's entries sum to zero per currency (checked in
+code, and on PostgreSQL by a deferred constraint trigger), and entries are never updated or
+deleted (another trigger).
+"""
+
+from django.conf import settings
+from django.db import models
+
+from milestones.models import Order
+
+
+class LedgerTransaction(models.Model):
+    """One balanced posting. `reference` is its idempotency key: posting it again does nothing."""
+
+    class Kind(models.TextChoices):
+        ORDER_FUNDED = "order_funded", "Order funded"
+        PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+
+    kind = models.CharField(max_length=32, choices=Kind)
+    reference = models.CharField(max_length=120, unique=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_transactions"
+    )
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reference}"
+
+
+class LedgerEntry(models.Model):
+    """One leg: `amount_minor` > 0 debits `account`, < 0 credits it. Accounts are names:
+    platform_cash, platform_revenue, escrow:<order id>, seller_pending:<user id>, ..."""
+
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.CharField(max_length=64, db_index=True)
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [models.CheckConstraint(condition=~models.Q(amount_minor=0), name="ledger_entry_not_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount_minor:+d} {self.currency}"
+
+
+class Payment(models.Model):
+    """The buyer's payment of an order: one per order (a declined card can be retried on it), one
+    provider payment intent, so at most one successful charge."""
+
+    class Status(models.TextChoices):
+        REQUIRES_PAYMENT = "requires_payment", "Awaiting card"
+        REQUIRES_ACTION = "requires_action", "Awaiting confirmation"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Declined"
+        CANCELED = "canceled", "Canceled"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="payment")
+    provider = models.CharField(max_length=16)
+    provider_payment_id = models.CharField(max_length=120, unique=True)
+    client_secret = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.REQUIRES_PAYMENT)
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    charge_id = models.CharField(max_length=120, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    refunded_minor = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider_payment_id} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """The inbox: every provider event (Stripe webhooks and the local provider's), stored raw
+    before it is processed, unique on its id so a duplicate is recognised and ignored."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Stored for later"
+        FAILED = "failed", "Failed"
+
+    event_id = models.CharField(max_length=120, unique=True)
+    source = models.CharField(max_length=16, help_text="stripe, connect or local")
+    type = models.CharField(max_length=80, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=12, choices=Status, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["status", "received_at"], name="webhook_event_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class ConnectedAccount(models.Model):
+    """A seller's Stripe Connect account and what it can do, kept current by account.updated."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connected_account")
+    stripe_account_id = models.CharField(max_length=64, unique=True)
+    details_submitted = models.BooleanField(default=False)
+    charges_enabled = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    transfers_active = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.stripe_account_id
+
+
+class Receipt(models.Model):
+    """Issued when an order is paid. Its id is the sequential receipt number."""
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="receipt")
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"R-{self.pk:06d}"
+
+
+class LocalPaymentIntent(models.Model):
+    """The local provider's side of a payment (what Stripe would hold): used only when no Stripe
+    keys are configured. Its status guards against a second successful charge."""
+
+    class Status(models.TextChoices):
+        REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+        REQUIRES_ACTION = "requires_action"
+        SUCCEEDED = "succeeded"
+        CANCELED = "canceled"
+
+    id = models.CharField(primary_key=True, max_length=64)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=32, choices=Status, default=Status.REQUIRES_PAYMENT_METHOD)
+    metadata = models.JSONField(default=dict)
+    transfer_group = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    charge_id = models.CharField(max_length=64, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.id

@@ -202,3 +202,29 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Checkout and fees (payments). Basis points: 550 = 5.5 %.
+MARKETPLACE.update(
+    {
+        "CHECKOUT_EXPIRY_MINUTES": int(os.environ.get("CHECKOUT_EXPIRY_MINUTES", "30")),
+        "BUYER_SERVICE_FEE_BPS": int(os.environ.get("BUYER_SERVICE_FEE_BPS", "550")),
+        "SMALL_ORDER_FEE_MINOR": int(os.environ.get("SMALL_ORDER_FEE_MINOR", "300")),
+        "SMALL_ORDER_THRESHOLD_MINOR": int(os.environ.get("SMALL_ORDER_THRESHOLD_MINOR", "10000")),
+        "SELLER_COMMISSION_BPS": int(os.environ.get("SELLER_COMMISSION_BPS", "2000")),
+    }
+)
+
+# Payments: Stripe when a secret key is set, else the local provider (simulated card page).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", "")
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "local")
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "orders-expire-sweep": {"task": "payments.tasks.orders_expire_sweep_task", "schedule": 60.0},
+        "webhook-inbox-sweep": {"task": "payments.tasks.webhook_inbox_sweep_task", "schedule": 60.0},
+    }
+)

@@ -66,4 +66,6 @@ class Command(BaseCommand):
                 plan_replace(gig=gig, milestones=[], milestone_payments=False)
             services.gig_publish(gig=gig)
             created += 1
+        for gig in Gig.objects.filter(title__in=[g[2] for g in demo.GIGS], requirements__isnull=True):
+            services.gig_set_requirements(gig=gig, requirements=demo.REQUIREMENTS)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new gigs, {Gig.objects.count()} in all)."))

@@ -1,0 +1,55 @@
+"""The gateway interface every payment provider implements. Nothing outside payments/gateways
+knows which provider runs; amounts are integer minor units, currencies ISO codes (upper case)."""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """A payment intent as the provider sees it. status: requires_payment_method,
+    requires_action, processing, succeeded, canceled."""
+
+    id: str
+    client_secret: str
+    status: str
+    amount_minor: int
+    currency: str
+    charge_id: str = ""
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """A seller's connected account and its capabilities."""
+
+    id: str
+    details_submitted: bool
+    charges_enabled: bool
+    payouts_enabled: bool
+    transfers_active: bool
+
+
+class Gateway(Protocol):
+    name: str
+    # Local: sellers can always be paid (no onboarding). Stripe: they need an active account.
+    requires_onboarding: bool
+
+    def create_payment(
+        self, *, amount_minor: int, currency: str, order_id: int, transfer_group: str, idempotency_key: str
+    ) -> ProviderPayment:
+        """A payment intent for the order's total; the same key returns the same intent."""
+
+    def retrieve_payment(self, payment_id: str) -> ProviderPayment: ...
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
+
+    def create_account(self, *, user_id: int, email: str, idempotency_key: str) -> AccountState:
+        """A connected account for a seller (Express dashboard, platform-controlled)."""
+
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+        """A one-time URL where the seller finishes onboarding."""
+
+    def retrieve_account(self, account_id: str) -> AccountState: ...
+
+    def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
+        """Verify a webhook body's signature (300 s tolerance) and parse it; InvalidSignature."""

@@ -1,0 +1,171 @@
+"""The local payment provider: a simulated card page instead of Stripe, for development, demos
+and tests without network. It keeps its intents in LocalPaymentIntent and emits Stripe-shaped
+events (payment_intent.succeeded, .payment_failed, .requires_action, .canceled) into the same
+inbox as Stripe webhooks, so one processing path serves both.
+
+Cards (Stripe's test numbers): 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined;
+4000 0025 0000 3155 asks for an extra confirmation step. Any other number is declined as
+incorrect.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from ..exceptions import InvalidSignature
+from ..models import LocalPaymentIntent
+from .base import AccountState, ProviderPayment
+
+CARD_SUCCEEDS = "4242424242424242"
+CARD_DECLINED = "4000000000000002"
+CARD_NEEDS_ACTION = "4000002500003155"
+
+
+@dataclass(frozen=True)
+class CardOutcome:
+    """What the card page shows after a submission."""
+
+    status: str  # succeeded, requires_action, failed, already_paid
+    message: str = ""
+
+
+def _as_payment(intent: LocalPaymentIntent) -> ProviderPayment:
+    return ProviderPayment(
+        id=intent.id,
+        client_secret=f"{intent.id}_secret",
+        status=intent.status,
+        amount_minor=intent.amount,
+        currency=intent.currency.upper(),
+        charge_id=intent.charge_id,
+    )
+
+
+def _event(event_type: str, intent: LocalPaymentIntent, **extra) -> dict:
+    obj = {
+        "id": intent.id,
+        "object": "payment_intent",
+        "amount": intent.amount,
+        "currency": intent.currency.lower(),
+        "status": intent.status,
+        "metadata": intent.metadata,
+        "transfer_group": intent.transfer_group,
+        "latest_charge": intent.charge_id or None,
+        **extra,
+    }
+    return {
+        "id": f"evt_local_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": obj},
+    }
+
+
+def _emit(event: dict) -> None:
+    from ..services import webhook_event_store  # the inbox; services imports this module
+
+    webhook_event_store(event=event, source="local")
+
+
+class LocalGateway:
+    name = "local"
+    requires_onboarding = False
+
+    def create_payment(
+        self, *, amount_minor: int, currency: str, order_id: int, transfer_group: str, idempotency_key: str
+    ) -> ProviderPayment:
+        existing = LocalPaymentIntent.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    existing = LocalPaymentIntent.objects.create(
+                        id=f"pi_local_{uuid.uuid4().hex[:24]}",
+                        amount=amount_minor,
+                        currency=currency.upper(),
+                        metadata={"order_id": str(order_id)},
+                        transfer_group=transfer_group,
+                        idempotency_key=idempotency_key,
+                    )
+            except IntegrityError:
+                existing = LocalPaymentIntent.objects.get(idempotency_key=idempotency_key)
+        return _as_payment(existing)
+
+    def retrieve_payment(self, payment_id: str) -> ProviderPayment:
+        return _as_payment(LocalPaymentIntent.objects.get(pk=payment_id))
+
+    def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment:
+        with transaction.atomic():
+            intent = LocalPaymentIntent.objects.select_for_update().get(pk=payment_id)
+            if intent.status not in (LocalPaymentIntent.Status.SUCCEEDED, LocalPaymentIntent.Status.CANCELED):
+                intent.status = LocalPaymentIntent.Status.CANCELED
+                intent.save(update_fields=["status"])
+                _emit(_event("payment_intent.canceled", intent))
+        return _as_payment(intent)
+
+    # The card page -------------------------------------------------------------------------
+
+    def submit_card(self, payment_id: str, card_number: str) -> CardOutcome:
+        """The buyer submits a card on the simulated page. At most one success per intent: a
+        second submission after success charges nothing and says so."""
+        number = "".join(ch for ch in card_number if ch.isdigit())
+        with transaction.atomic():
+            intent = LocalPaymentIntent.objects.select_for_update().get(pk=payment_id)
+            if intent.status == LocalPaymentIntent.Status.SUCCEEDED:
+                return CardOutcome("already_paid", "This order is already paid.")
+            if intent.status == LocalPaymentIntent.Status.CANCELED:
+                return CardOutcome("failed", "This payment was canceled: the checkout expired.")
+            if number == CARD_SUCCEEDS:
+                return self._succeed(intent)
+            if number == CARD_NEEDS_ACTION:
+                intent.status = LocalPaymentIntent.Status.REQUIRES_ACTION
+                intent.save(update_fields=["status"])
+                _emit(_event("payment_intent.requires_action", intent))
+                return CardOutcome("requires_action", "Your bank asks you to confirm this payment.")
+            message = "Your card was declined." if number == CARD_DECLINED else "Your card number is incorrect."
+            return self._fail(intent, message, "card_declined" if number == CARD_DECLINED else "incorrect_number")
+
+    def confirm_action(self, payment_id: str, *, approve: bool) -> CardOutcome:
+        """The extra confirmation step (3-D Secure in Stripe): approve or fail it."""
+        with transaction.atomic():
+            intent = LocalPaymentIntent.objects.select_for_update().get(pk=payment_id)
+            if intent.status == LocalPaymentIntent.Status.SUCCEEDED:
+                return CardOutcome("already_paid", "This order is already paid.")
+            if intent.status != LocalPaymentIntent.Status.REQUIRES_ACTION:
+                return CardOutcome("failed", "There is nothing to confirm: enter your card again.")
+            if approve:
+                return self._succeed(intent)
+            return self._fail(intent, "The payment was not confirmed with your bank.", "authentication_failed")
+
+    def _succeed(self, intent: LocalPaymentIntent) -> CardOutcome:
+        intent.status = LocalPaymentIntent.Status.SUCCEEDED
+        intent.charge_id = f"ch_local_{uuid.uuid4().hex[:24]}"
+        intent.last_error = ""
+        intent.save(update_fields=["status", "charge_id", "last_error"])
+        _emit(_event("payment_intent.succeeded", intent))
+        return CardOutcome("succeeded")
+
+    def _fail(self, intent: LocalPaymentIntent, message: str, code: str) -> CardOutcome:
+        intent.status = LocalPaymentIntent.Status.REQUIRES_PAYMENT_METHOD
+        intent.last_error = message
+        intent.save(update_fields=["status", "last_error"])
+        _emit(_event("payment_intent.payment_failed", intent, last_payment_error={"code": code, "message": message}))
+        return CardOutcome("failed", message)
+
+    # Connect: the local provider has no onboarding ----------------------------------------
+
+    def create_account(self, *, user_id: int, email: str, idempotency_key: str) -> AccountState:
+        return AccountState(f"acct_local_{user_id}", True, True, True, True)
+
+    def create_account_link(self, *, account_id: str, refresh_url: str, return_url: str) -> str:
+        return return_url
+
+    def retrieve_account(self, account_id: str) -> AccountState:
+        return AccountState(account_id, True, True, True, True)
+
+    def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
+        # Local events never arrive over HTTP; a body posted to the Stripe endpoint in local mode
+        # is refused like a bad signature.
+        raise InvalidSignature("No webhook secret is configured for the local provider.")

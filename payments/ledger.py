@@ -1,0 +1,79 @@
+"""The double-entry ledger: post balanced transactions, read balances. Append-only."""
+
+from collections import defaultdict
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from milestones.models import Order
+
+from .models import LedgerEntry, LedgerTransaction
+
+PLATFORM_CASH = "platform_cash"
+PLATFORM_REVENUE = "platform_revenue"
+
+
+def escrow(order_id: int) -> str:
+    return f"escrow:{order_id}"
+
+
+class Unbalanced(ValueError):
+    pass
+
+
+def post(
+    *,
+    kind: str,
+    reference: str,
+    legs: list[tuple[str, int]],
+    currency: str,
+    order: Order | None = None,
+    memo: str = "",
+) -> tuple[LedgerTransaction, bool]:
+    """Post one transaction: `legs` are (account, amount) with debits positive and credits
+    negative, summing to zero. Idempotent on `reference`: returns (transaction, created)."""
+    legs = [(account, amount) for account, amount in legs if amount]
+    if not legs or sum(amount for _, amount in legs) != 0:
+        raise Unbalanced(f"Legs of {reference} do not balance: {legs}")
+    if any(not isinstance(amount, int) or isinstance(amount, bool) for _, amount in legs):
+        raise Unbalanced("Ledger amounts are integers in minor units.")
+    existing = LedgerTransaction.objects.filter(reference=reference).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(kind=kind, reference=reference, order=order, memo=memo)
+            LedgerEntry.objects.bulk_create(
+                LedgerEntry(transaction=txn, account=account, amount_minor=amount, currency=currency)
+                for account, amount in legs
+            )
+    except IntegrityError:
+        return LedgerTransaction.objects.get(reference=reference), False
+    return txn, True
+
+
+def balance(account: str, currency: str) -> int:
+    """Debits minus credits of one account."""
+    total = LedgerEntry.objects.filter(account=account, currency=currency).aggregate(s=Sum("amount_minor"))["s"]
+    return total or 0
+
+
+def escrow_balance(order: Order) -> int:
+    """What escrow holds for the order (escrow is credit-normal: credits minus debits)."""
+    return -balance(escrow(order.pk), order.currency)
+
+
+def escrow_balances(orders: list[Order]) -> dict[int, int]:
+    """Escrow held per order, in one query (for lists)."""
+    names = {escrow(o.pk): o.pk for o in orders}
+    rows = LedgerEntry.objects.filter(account__in=names).values("account").annotate(s=Sum("amount_minor"))
+    result: dict[int, int] = defaultdict(int)
+    for row in rows:
+        result[names[row["account"]]] = -row["s"]
+    return result
+
+
+def trial_balance() -> dict[str, int]:
+    """Sum of every entry per currency: always zero."""
+    rows = LedgerEntry.objects.values("currency").annotate(s=Sum("amount_minor"))
+    return {row["currency"]: row["s"] for row in rows}

@@ -1,0 +1,291 @@
+"""Checkout, payment, the provider-event inbox, sweeps, seller onboarding. Every write is here.
+
+Calls to the provider happen outside transactions and row locks (the three-step pattern in
+STYLE.md); each carries a deterministic idempotency key. Event processing is forward-only: a
+succeeded payment is never downgraded by a late failure, so any arrival order ends in the same
+state, and each event is applied at most once (the inbox is unique on the event id; the ledger on
+its transaction reference).
+"""
+
+import logging
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gigs.models import Gig, User
+from milestones import order_services
+from milestones.models import Order
+
+from . import ledger
+from .exceptions import PaymentRefused, SellerCannotReceive
+from .fees import order_fees
+from .gateways import gateway
+from .models import ConnectedAccount, LedgerTransaction, Payment, Receipt, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 100
+
+
+# --- checkout -----------------------------------------------------------------------------------
+
+
+def seller_can_receive(seller: User) -> bool:
+    """Local provider: always. Stripe: the seller's connected account has transfers active."""
+    if not gateway().requires_onboarding:
+        return True
+    return ConnectedAccount.objects.filter(user=seller, transfers_active=True).exists()
+
+
+def checkout_place_order(
+    *, buyer: User, gig: Gig, tier: str, checkout_token: uuid.UUID, answers: dict[int, str]
+) -> tuple[Order, bool]:
+    """Place an order for a package (milestones.order_services.order_place) with this platform's
+    fees. Raises SellerCannotReceive in Stripe mode when the seller has not finished onboarding."""
+    existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
+    if existing is not None:
+        return existing, False
+    if gig.seller_id != buyer.pk and not seller_can_receive(gig.seller):
+        raise SellerCannotReceive("This seller cannot receive payments yet. Try again later.")
+    return order_services.order_place(
+        buyer=buyer, gig=gig, tier=tier, checkout_token=checkout_token, answers=answers, fees_for=order_fees
+    )
+
+
+def payment_key(order: Order) -> str:
+    return f"order-{order.pk}-payment"
+
+
+def payment_start(*, order: Order) -> Payment:
+    """The order's payment and its provider intent for the total, created once: calling again
+    returns the same one (a declined card is retried on it). Raises PaymentRefused when the
+    order is not awaiting payment, ProviderUnavailable when the provider fails."""
+    payment = Payment.objects.filter(order=order).first()
+    if payment is not None:
+        return payment
+    if not order.is_payable:
+        raise PaymentRefused("This order is not awaiting payment.")
+    provider = gateway()
+    intent = provider.create_payment(  # outside any transaction; the key makes a retry safe
+        amount_minor=order.total_minor,
+        currency=order.currency,
+        order_id=order.pk,
+        transfer_group=f"order-{order.pk}",
+        idempotency_key=payment_key(order),
+    )
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(
+                order=order,
+                provider=provider.name,
+                provider_payment_id=intent.id,
+                client_secret=intent.client_secret,
+                amount_minor=order.total_minor,
+                currency=order.currency,
+            )
+    except IntegrityError:
+        return Payment.objects.get(order=order)
+
+
+# --- the inbox ----------------------------------------------------------------------------------
+
+
+def webhook_event_store(*, event: dict, source: str) -> tuple[WebhookEvent, bool]:
+    """Store a provider event in the inbox and queue its processing after commit. A duplicate id
+    is recognised and changes nothing. Returns (event row, created)."""
+    from .tasks import webhook_event_process_task
+
+    try:
+        with transaction.atomic():
+            row = WebhookEvent.objects.create(
+                event_id=event["id"], source=source, type=event.get("type", ""), payload=event
+            )
+    except IntegrityError:
+        return WebhookEvent.objects.get(event_id=event["id"]), False
+    webhook_event_process_task.delay_on_commit(row.pk)
+    return row, True
+
+
+HANDLED = {
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "payment_intent.requires_action",
+    "payment_intent.processing",
+    "charge.refunded",
+    "account.updated",
+}
+
+
+def webhook_event_process(*, event_pk: int) -> WebhookEvent:
+    """Apply one stored event, at most once. Events this issue does not act on (transfer.*,
+    charge.dispute.*) are marked "stored for later". Safe to call again."""
+    with transaction.atomic():
+        row = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if row.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED):
+            return row
+        row.attempts += 1
+        obj = row.payload.get("data", {}).get("object", {})
+        if row.type not in HANDLED:
+            row.status = WebhookEvent.Status.IGNORED
+        else:
+            if row.type.startswith("payment_intent."):
+                _apply_payment_intent(row.type, obj)
+            elif row.type == "charge.refunded":
+                _apply_charge_refunded(obj)
+            elif row.type == "account.updated":
+                _apply_account_updated(obj)
+            row.status = WebhookEvent.Status.PROCESSED
+        row.processed_at = timezone.now()
+        row.error = ""
+        row.save(update_fields=["status", "attempts", "processed_at", "error"])
+    return row
+
+
+def _locked_payment(intent_id: str) -> Payment | None:
+    """The payment of a provider intent, with its order locked first (orders before payments,
+    always, so two processors never wait on each other in opposite orders)."""
+    order_id = Payment.objects.filter(provider_payment_id=intent_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        return None
+    Order.objects.select_for_update().get(pk=order_id)
+    return Payment.objects.select_for_update().get(provider_payment_id=intent_id)
+
+
+def _apply_payment_intent(event_type: str, obj: dict) -> None:
+    payment = _locked_payment(obj.get("id", ""))
+    if payment is None:
+        log.warning("No payment for %s %s", event_type, obj.get("id"))
+        return
+    if payment.status == Payment.Status.SUCCEEDED:
+        return  # forward-only: nothing after success changes the payment
+    if event_type == "payment_intent.succeeded":
+        _fund(payment, charge_id=obj.get("latest_charge") or "", amount=obj.get("amount"))
+        return
+    if event_type == "payment_intent.payment_failed":
+        error = obj.get("last_payment_error") or {}
+        payment.status = Payment.Status.FAILED
+        payment.failure_message = (error.get("message") or "The payment failed.")[:300]
+    elif event_type == "payment_intent.requires_action":
+        payment.status = Payment.Status.REQUIRES_ACTION
+    elif event_type == "payment_intent.processing":
+        payment.status = Payment.Status.PROCESSING
+    elif event_type == "payment_intent.canceled":
+        payment.status = Payment.Status.CANCELED
+    payment.save(update_fields=["status", "failure_message", "updated_at"])
+
+
+def _fund(payment: Payment, *, charge_id: str, amount: int | None) -> None:
+    """The order is paid: post cash / escrow / fee revenue, activate the order, issue the receipt.
+    Runs on locked order and payment rows; the ledger reference makes it happen once."""
+    order = payment.order
+    if amount is not None and amount != order.total_minor:
+        log.error("Payment %s amount %s differs from order total %s", payment.pk, amount, order.total_minor)
+    ledger.post(
+        kind=LedgerTransaction.Kind.ORDER_FUNDED,
+        reference=f"payment-{payment.pk}-funded",
+        order=order,
+        currency=order.currency,
+        legs=[
+            (ledger.PLATFORM_CASH, order.total_minor),
+            (ledger.escrow(order.pk), -order.subtotal_minor),
+            (ledger.PLATFORM_REVENUE, -order.buyer_fees_minor),
+        ],
+        memo=f"Order #{order.pk} paid",
+    )
+    payment.status = Payment.Status.SUCCEEDED
+    payment.charge_id = charge_id
+    payment.failure_message = ""
+    payment.save(update_fields=["status", "charge_id", "failure_message", "updated_at"])
+    order_services.order_activate(order_id=order.pk, reason=f"paid: {payment.provider_payment_id}")
+    Receipt.objects.get_or_create(order=order)
+
+
+def _apply_charge_refunded(obj: dict) -> None:
+    """A refund made at the provider (dashboard, or later issues' refunds). The refunded total
+    is cumulative on the charge, so only the growth is posted: escrow first, then fee revenue."""
+    intent_id = obj.get("payment_intent") or ""
+    payment = _locked_payment(intent_id)
+    if payment is None or payment.status != Payment.Status.SUCCEEDED:
+        return
+    refunded_total = min(int(obj.get("amount_refunded") or 0), payment.amount_minor)
+    delta = refunded_total - payment.refunded_minor
+    if delta <= 0:
+        return
+    order = payment.order
+    from_escrow = min(delta, ledger.escrow_balance(order))
+    ledger.post(
+        kind=LedgerTransaction.Kind.PAYMENT_REFUNDED,
+        reference=f"payment-{payment.pk}-refunded-to-{refunded_total}",
+        order=order,
+        currency=order.currency,
+        legs=[
+            (ledger.escrow(order.pk), from_escrow),
+            (ledger.PLATFORM_REVENUE, delta - from_escrow),
+            (ledger.PLATFORM_CASH, -delta),
+        ],
+        memo=f"Refund on order #{order.pk}",
+    )
+    payment.refunded_minor = refunded_total
+    payment.save(update_fields=["refunded_minor", "updated_at"])
+
+
+def _apply_account_updated(obj: dict) -> None:
+    account = ConnectedAccount.objects.select_for_update().filter(stripe_account_id=obj.get("id", "")).first()
+    if account is None:
+        return
+    capabilities = obj.get("capabilities") or {}
+    account.details_submitted = bool(obj.get("details_submitted"))
+    account.charges_enabled = bool(obj.get("charges_enabled"))
+    account.payouts_enabled = bool(obj.get("payouts_enabled"))
+    account.transfers_active = capabilities.get("transfers") == "active"
+    account.save()
+
+
+# --- sweeps (beat) ------------------------------------------------------------------------------
+
+
+def orders_expire_sweep(*, now=None) -> int:
+    """Expire unpaid orders past their checkout window, in batches, skipping rows another worker
+    holds; cancel their provider intents afterwards (outside the transaction). Returns how many."""
+    now = now or timezone.now()
+    expired: list[Order] = []
+    with transaction.atomic():
+        due = list(
+            Order.objects.select_for_update(skip_locked=True)
+            .filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
+            .order_by("expires_at")[:SWEEP_BATCH]
+        )
+        for order in due:
+            # Checked again: a payment may have succeeded (and be waiting in the inbox).
+            payment = Payment.objects.filter(order=order).first()
+            if payment is not None and payment.status in (Payment.Status.SUCCEEDED, Payment.Status.PROCESSING):
+                continue
+            order, changed = order_services.order_expire(order_id=order.pk)
+            if changed:
+                expired.append(order)
+    for order in expired:
+        payment = Payment.objects.filter(order=order).first()
+        if payment is not None:
+            try:
+                gateway().cancel_payment(payment.provider_payment_id, idempotency_key=f"order-{order.pk}-cancel")
+            except Exception:  # a late success revives the order; the next attempt is harmless
+                log.exception("Could not cancel the payment of expired order %s", order.pk)
+    return len(expired)
+
+
+def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
+    """Queue again the inbox events still unprocessed a minute after arrival (a lost message,
+    a worker that died). Returns how many."""
+    from .tasks import webhook_event_process_task
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    pks = list(
+        WebhookEvent.objects.filter(
+            status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], received_at__lte=cutoff
+        ).values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for pk in pks:
+        webhook_event_process_task.delay(pk)
+    return len(pks)
