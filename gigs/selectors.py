@@ -4,7 +4,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from marketplace.exceptions import NotFound
 
-from .models import Category, Gig, GigFaq, Package, User
+from .models import Category, Gig, GigFaq, GigRequirement, Package, User
 
 ORDERINGS = {
     "newest": ("-published_at", "-id"),
@@ -55,6 +55,7 @@ def _detail_queryset() -> QuerySet[Gig]:
     return Gig.objects.select_related("seller__seller_profile", "category").prefetch_related(
         Prefetch("packages", queryset=Package.objects.order_by("price_minor", "id")),
         Prefetch("faqs", queryset=GigFaq.objects.order_by("position", "id")),
+        Prefetch("requirements", queryset=GigRequirement.objects.order_by("position", "id")),
     )
 
 

@@ -384,6 +384,7 @@ def gig_save(
     milestone_payments: bool | None = None,
     packages: list[PackageInput] | None = None,
     faqs: list[tuple[str, str]] | None = None,
+    requirements: list[tuple[str, bool]] | None = None,
 ) -> Gig:
     """Create (gig=None) or update a gig with any of its parts in one transaction (the API's write).
 
@@ -402,6 +403,8 @@ def gig_save(
     if not creating and milestone_payments is not None and milestone_payments != gig.milestone_payments:
         # Turning milestones on must check the plan, which the milestones app owns.
         errors["milestone_payments"] = ["Change it together with the milestone plan (PUT /api/gigs/<slug>/plan/)."]
+    if requirements is not None:
+        errors.update(_check_requirements(requirements))
     if packages is not None:
         errors.update(check_packages(packages, currency=currency))
     elif gig is not None and currency != gig.currency:
@@ -428,18 +431,25 @@ def gig_save(
                 description=description if description is not None else gig.description,
                 faqs=faqs if faqs is not None else [(f.question, f.answer) for f in gig.faqs.all()],
             )
+        if requirements is not None:
+            gig_set_requirements(gig=gig, requirements=requirements)
     return gig
+
+
+def _check_requirements(requirements: list[tuple[str, bool]]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for i, (question, _required) in enumerate(requirements):
+        if not question.strip() or len(question.strip()) > 200:
+            errors[f"requirements.{i}.question"] = ["Use 1 to 200 characters."]
+    if len(requirements) > _rules()["GIG_MAX_REQUIREMENTS"]:
+        errors["requirements"] = [f"Ask at most {_rules()['GIG_MAX_REQUIREMENTS']} questions."]
+    return errors
 
 
 def gig_set_requirements(*, gig: Gig, requirements: list[tuple[str, bool]]) -> Gig:
     """Replace the questions the buyer answers at checkout: (question, required) in order.
     Orders copy the questions and answers, so this never changes an order already placed."""
-    errors: dict[str, list[str]] = {}
-    for i, (question, _required) in enumerate(requirements):
-        if not question.strip() or len(question.strip()) > 200:
-            errors[f"requirements.{i}.question"] = ["Use 1 to 200 characters."]
-    if len(requirements) > 10:
-        errors["requirements"] = ["Ask at most 10 questions."]
+    errors = _check_requirements(requirements)
     if errors:
         raise ValidationFailed(errors)
     with transaction.atomic():

@@ -45,6 +45,14 @@ class FaqSerializer(serializers.Serializer):
     answer = serializers.CharField(max_length=2000)
 
 
+class RequirementSerializer(serializers.Serializer):
+    """A question the buyer answers at checkout; `id` is the key of its answer in an order."""
+
+    id = serializers.IntegerField(read_only=True)
+    question = serializers.CharField(max_length=200)
+    required = serializers.BooleanField(default=True)
+
+
 class GigListSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     seller = SellerSerializer(read_only=True)
@@ -72,6 +80,7 @@ class GigListSerializer(serializers.ModelSerializer):
 class GigDetailSerializer(GigListSerializer):
     packages = PackagesSerializer(source="packages.all", read_only=True)
     faqs = FaqSerializer(many=True, read_only=True)
+    requirements = RequirementSerializer(many=True, read_only=True)
 
     class Meta(GigListSerializer.Meta):
         fields = [
@@ -88,6 +97,7 @@ class GigDetailSerializer(GigListSerializer):
             "fastest_delivery_days",
             "packages",
             "faqs",
+            "requirements",
             "published_at",
             "created_at",
             "updated_at",
@@ -112,6 +122,7 @@ class GigWriteSerializer(serializers.Serializer):
     milestone_payments = serializers.BooleanField(required=False)
     packages = PackagesSerializer(required=False)
     faqs = FaqSerializer(many=True, required=False, max_length=10)
+    requirements = RequirementSerializer(many=True, required=False, max_length=10)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -133,6 +144,8 @@ class GigWriteSerializer(serializers.Serializer):
             kwargs["packages"] = [PackageInput(tier=tier, **data["packages"][tier]) for tier in Package.TIER_ORDER]
         if "faqs" in data:
             kwargs["faqs"] = [(f["question"], f["answer"]) for f in data["faqs"]]
+        if "requirements" in data:
+            kwargs["requirements"] = [(r["question"], r["required"]) for r in data["requirements"]]
         return kwargs
 
 

@@ -161,6 +161,8 @@ def test_admin_edit_cannot_change_status(admin_client):
             "packages-INITIAL_FORMS": "0",
             "faqs-TOTAL_FORMS": "0",
             "faqs-INITIAL_FORMS": "0",
+            "requirements-TOTAL_FORMS": "0",
+            "requirements-INITIAL_FORMS": "0",
             # the milestones app adds the gig's plan inline (read-only) to this page
             "plan_milestones-TOTAL_FORMS": "0",
             "plan_milestones-INITIAL_FORMS": "0",

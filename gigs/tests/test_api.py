@@ -758,3 +758,27 @@ def test_package_factory_defaults_match_payload_prices():
     """Guards the numbers the tests above rely on (2500 / 5000 / 9000)."""
     gig = GigFactory(priced=True)
     assert dict(gig.packages.values_list("tier", "price_minor")) == {"basic": 2500, "standard": 5000, "premium": 9000}
+
+
+@pytest.mark.django_db
+def test_requirements_are_written_and_read_through_the_gig_api(api_client):
+    """Integrators set the checkout questions with the gig and read their ids for orders."""
+    from gigs.models import GigRequirement
+
+    gig = GigFactory(published=True)
+    api_client.force_authenticate(gig.seller)
+    url = f"/api/gigs/{gig.slug}/"
+    body = {
+        "requirements": [{"question": "Your brand name?", "required": True}, {"question": "Links?", "required": False}]
+    }
+    response = api_client.patch(url, body, format="json")
+    assert response.status_code == 200, response.content
+    detail = api_client.get(url).json()["requirements"]
+    ids = list(GigRequirement.objects.filter(gig=gig).order_by("position").values_list("pk", flat=True))
+    assert detail == [
+        {"id": ids[0], "question": "Your brand name?", "required": True},
+        {"id": ids[1], "question": "Links?", "required": False},
+    ]
+    bad = api_client.patch(url, {"requirements": [{"question": "   "}] * 11}, format="json")
+    assert bad.status_code == 400
+    assert GigRequirement.objects.filter(gig=gig).count() == 2
