@@ -214,3 +214,13 @@ class FaqForm(forms.Form):
 
 
 FaqFormSet = forms.formset_factory(FaqForm, extra=1, max_num=10, absolute_max=10, validate_max=True)
+
+
+class RequirementForm(forms.Form):
+    question = forms.CharField(max_length=200, required=False, label="Question")
+    required = forms.BooleanField(required=False, label="Answer required")
+
+
+RequirementFormSet = forms.formset_factory(
+    RequirementForm, extra=1, max_num=settings.MARKETPLACE["GIG_MAX_REQUIREMENTS"], validate_max=True
+)

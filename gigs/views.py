@@ -20,12 +20,18 @@ from .forms import (
     GigSearchForm,
     PricingForm,
     ProfileForm,
+    RequirementFormSet,
     SignupForm,
     apply_service_errors,
 )
 from .models import Gig
 
-EDIT_STEPS = [("overview", "Overview"), ("pricing", "Pricing"), ("description", "Description & FAQ")]
+EDIT_STEPS = [
+    ("overview", "Overview"),
+    ("pricing", "Pricing"),
+    ("description", "Description & FAQ"),
+    ("requirements", "Requirements"),
+]
 
 
 def home(request):
@@ -119,6 +125,8 @@ def gig_edit(request, pk, step):
         return _edit_overview(request, gig)
     if step == "pricing":
         return _edit_pricing(request, gig)
+    if step == "requirements":
+        return _edit_requirements(request, gig)
     # The Description & FAQ step (with the milestone builder) is served by milestones.views.
     raise Http404("No such step.")
 
@@ -157,6 +165,35 @@ def _edit_pricing(request, gig):
             messages.success(request, "Packages saved.")
             return _next_step(gig, "pricing")
     return render_editor_step(request, gig, "pricing", {"form": form})
+
+
+def _edit_requirements(request, gig):
+    """The questions buyers answer at checkout. A row with an empty question is dropped; "Add a
+    question" adds an empty row without saving (works without JavaScript)."""
+    if request.method != "POST":
+        initial = [{"question": r.question, "required": r.required} for r in gig.requirements.all()]
+        formset = RequirementFormSet(prefix="req", initial=initial)
+        return render_editor_step(request, gig, "requirements", {"formset": formset})
+    if "add_requirement" in request.POST:
+        data = request.POST.copy()
+        total = data.get("req-TOTAL_FORMS", "")
+        data["req-TOTAL_FORMS"] = str(min(int(total) + 1 if total.isdigit() else 1, RequirementFormSet.max_num))
+        return render_editor_step(request, gig, "requirements", {"formset": RequirementFormSet(data, prefix="req")})
+    formset = RequirementFormSet(request.POST, prefix="req")
+    if formset.is_valid():
+        rows = [
+            (f.cleaned_data["question"], bool(f.cleaned_data.get("required")))
+            for f in formset.forms
+            if f.cleaned_data.get("question", "").strip()
+        ]
+        try:
+            services.gig_set_requirements(gig=gig, requirements=rows)
+        except ValidationFailed as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Requirements saved.")
+            return redirect("gig-edit", pk=gig.pk, step="requirements")
+    return render_editor_step(request, gig, "requirements", {"formset": formset})
 
 
 @login_required

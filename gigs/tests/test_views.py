@@ -352,3 +352,62 @@ def test_publish_refusal_never_redirects_off_site(client):
         reverse("gig-publish", args=[gig.pk]), {"next": reverse("gig-edit", args=[gig.pk, "pricing"])}
     )
     assert response["Location"] == reverse("gig-edit", args=[gig.pk, "pricing"])
+
+
+class TestRequirementsStep:
+    """The editor's fourth step: the questions buyers answer at checkout."""
+
+    def url(self, gig):
+        return reverse("gig-edit", args=[gig.pk, "requirements"])
+
+    def post(self, client, gig, rows, **extra):
+        data = {"req-TOTAL_FORMS": len(rows), "req-INITIAL_FORMS": 0, "save": "1", **extra}
+        for i, (question, required) in enumerate(rows):
+            data[f"req-{i}-question"] = question
+            if required:
+                data[f"req-{i}-required"] = "on"
+        return client.post(self.url(gig), data)
+
+    def test_owner_saves_questions_and_empty_rows_are_dropped(self, client):
+        gig = GigFactory(published=True)
+        client.force_login(gig.seller)
+        response = self.post(client, gig, [("Your brand name?", True), ("", False), ("Links you like", False)])
+        assert response.status_code == 302
+        assert [(r.question, r.required) for r in gig.requirements.all()] == [
+            ("Your brand name?", True),
+            ("Links you like", False),
+        ]
+        page = client.get(self.url(gig))
+        assert page.context["formset"].initial == [
+            {"question": "Your brand name?", "required": True},
+            {"question": "Links you like", "required": False},
+        ]
+
+    def test_add_a_question_keeps_what_was_typed_and_saves_nothing(self, client):
+        gig = GigFactory(published=True)
+        client.force_login(gig.seller)
+        response = client.post(
+            self.url(gig),
+            {"req-TOTAL_FORMS": "x", "req-INITIAL_FORMS": 0, "req-0-question": "Typed", "add_requirement": "1"},
+        )
+        assert response.status_code == 200
+        assert not gig.requirements.exists()
+        response = self.post(client, gig, [("Typed", True)], add_requirement="1")
+        assert len(response.context["formset"].forms) == 2
+        assert not gig.requirements.exists()
+
+    def test_too_long_question_is_a_field_error_and_nothing_changes(self, client):
+        gig = GigFactory(published=True)
+        client.force_login(gig.seller)
+        self.post(client, gig, [("Kept", True)])
+        response = self.post(client, gig, [("x" * 201, True)])
+        assert response.status_code == 200
+        assert response.context["formset"].forms[0].errors["question"]
+        assert [r.question for r in gig.requirements.all()] == ["Kept"]
+
+    def test_someone_elses_gig_is_404(self, client):
+        gig = GigFactory(published=True)
+        client.force_login(UserFactory())
+        assert client.get(self.url(gig)).status_code == 404
+        assert self.post(client, gig, [("Sneaky", True)]).status_code == 404
+        assert not gig.requirements.exists()
