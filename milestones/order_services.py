@@ -202,10 +202,11 @@ def order_activate(*, order_id: int, reason: str) -> tuple[Order, bool]:
     return order, True
 
 
-def order_expire(*, order_id: int) -> tuple[Order, bool]:
-    """An unpaid order whose checkout window closed. Runs in the caller's transaction."""
+def order_expire(*, order_id: int, now=None) -> tuple[Order, bool]:
+    """An unpaid order whose checkout window closed (at `now`, default the current time). Runs in
+    the caller's transaction."""
     order = Order.objects.select_for_update().get(pk=order_id)
-    if order.status != Order.Status.PENDING_PAYMENT or order.expires_at > timezone.now():
+    if order.status != Order.Status.PENDING_PAYMENT or order.expires_at > (now or timezone.now()):
         return order, False
     _change_status(order, Order.Status.EXPIRED, actor=None, reason="not paid in time")
     order.save(update_fields=["status"])

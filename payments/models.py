@@ -119,6 +119,8 @@ class ConnectedAccount(models.Model):
     charges_enabled = models.BooleanField(default=False)
     payouts_enabled = models.BooleanField(default=False)
     transfers_active = models.BooleanField(default=False)
+    # Unix time of the Stripe state stored (the event's `created`, or when it was retrieved).
+    state_as_of = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -135,7 +135,7 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
             elif row.type == "charge.refunded":
                 _apply_charge_refunded(obj)
             elif row.type == "account.updated":
-                _apply_account_updated(obj)
+                _apply_account_updated(obj, created=int(row.payload.get("created") or 0))
             row.status = WebhookEvent.Status.PROCESSED
         row.processed_at = timezone.now()
         row.error = ""
@@ -231,10 +231,13 @@ def _apply_charge_refunded(obj: dict) -> None:
     payment.save(update_fields=["refunded_minor", "updated_at"])
 
 
-def _apply_account_updated(obj: dict) -> None:
+def _apply_account_updated(obj: dict, *, created: int) -> None:
+    """Store the account's capabilities, unless a newer state is already stored (events arrive in
+    any order; a late, older account.updated must not undo a newer one)."""
     account = ConnectedAccount.objects.select_for_update().filter(stripe_account_id=obj.get("id", "")).first()
-    if account is None:
+    if account is None or created < account.state_as_of:
         return
+    account.state_as_of = created
     capabilities = obj.get("capabilities") or {}
     account.details_submitted = bool(obj.get("details_submitted"))
     account.charges_enabled = bool(obj.get("charges_enabled"))
@@ -262,7 +265,7 @@ def orders_expire_sweep(*, now=None) -> int:
             payment = Payment.objects.filter(order=order).first()
             if payment is not None and payment.status in (Payment.Status.SUCCEEDED, Payment.Status.PROCESSING):
                 continue
-            order, changed = order_services.order_expire(order_id=order.pk)
+            order, changed = order_services.order_expire(order_id=order.pk, now=now)
             if changed:
                 expired.append(order)
     for order in expired:
