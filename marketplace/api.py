@@ -4,7 +4,7 @@ service's ValidationFailed errors ("milestones.1.name") nested like the input.""
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from marketplace.exceptions import DomainError, ValidationFailed
+from marketplace.exceptions import DomainError, ServiceUnavailable, ValidationFailed
 
 NON_FIELD = "non_field_errors"
 
@@ -33,6 +33,9 @@ def nest_errors(errors: dict[str, list[str]]) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, ServiceUnavailable):
+        body = {"detail": "A service we depend on cannot be reached. Try again later.", "code": exc.code}
+        return Response(body, status=503, headers={"Retry-After": "30"})
     if isinstance(exc, ValidationFailed):
         return Response(nest_errors(exc.errors), status=exc.http_status)
     if isinstance(exc, DomainError):

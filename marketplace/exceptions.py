@@ -44,3 +44,10 @@ def _first_message(errors) -> str | None:
         if found:
             return found
     return None
+
+
+class ServiceUnavailable(Exception):
+    """An outside service (the payment provider) failed or could not be reached: not a domain
+    error. The API answers 503 {"detail", "code": "service_unavailable"}; Celery retries."""
+
+    code = "service_unavailable"

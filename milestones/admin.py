@@ -3,9 +3,10 @@ from django.contrib import admin
 
 from gigs.admin import GigAdmin
 from gigs.models import Gig
+from marketplace.money import format_money
 
 from . import services
-from .models import GigMilestone, GigMilestonePackage, MilestoneTemplate
+from .models import GigMilestone, GigMilestonePackage, MilestoneTemplate, Order, OrderEvent, OrderMilestone
 
 
 class MilestoneTemplateAdminForm(forms.ModelForm):
@@ -88,3 +89,90 @@ class GigMilestonePackageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- orders: read-only (money and status change only through the services) ---------------------
+
+
+class OrderMilestoneInline(admin.TabularInline):
+    model = OrderMilestone
+    extra = 0
+    can_delete = False
+    fields = ["position", "name", "price", "delivery_days", "revisions", "video_call", "status", "started_at", "due_at"]
+    readonly_fields = fields
+    ordering = ["position"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order")
+
+    @admin.display(description="Price")
+    def price(self, obj):
+        return format_money(obj.price_minor, obj.order.currency)
+
+
+class OrderEventInline(admin.TabularInline):
+    """The order's append-only history."""
+
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "milestone", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor", "milestone")
+
+
+ORDER_MONEY_FIELDS = ["subtotal", "service_fee", "small_order_fee", "total", "commission_bps"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Every order and its money, read-only: statuses move only through the order services, and
+    amounts are a snapshot taken at checkout."""
+
+    list_display = ["__str__", "buyer", "seller", "package_tier", "status", "total", "created_at", "paid_at"]
+    list_filter = ["status", "package_tier", "currency", "milestone_payments"]
+    search_fields = ["=id", "gig_title", "buyer__username", "buyer__email", "seller__username", "seller__email"]
+    list_select_related = ["buyer", "seller"]
+    date_hierarchy = "created_at"
+    inlines = [OrderMilestoneInline, OrderEventInline]
+    fieldsets = [
+        (None, {"fields": ["status", "buyer", "seller", "gig", "gig_title", "package_tier", "package_name"]}),
+        ("Money", {"fields": ["currency", *ORDER_MONEY_FIELDS, "milestone_payments"]}),
+        ("Checkout", {"fields": ["checkout_token", "requirements", "created_at", "expires_at", "paid_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for _, options in self.fieldsets for name in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # orders are placed by buyers at checkout
+
+    def has_change_permission(self, request, obj=None):
+        return False  # view-only: nothing here may change an order
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger and the history refer to them
+
+    @admin.display(description="Subtotal", ordering="subtotal_minor")
+    def subtotal(self, obj):
+        return format_money(obj.subtotal_minor, obj.currency)
+
+    @admin.display(description="Service fee")
+    def service_fee(self, obj):
+        return format_money(obj.service_fee_minor, obj.currency)
+
+    @admin.display(description="Small order fee")
+    def small_order_fee(self, obj):
+        return format_money(obj.small_order_fee_minor, obj.currency)
+
+    @admin.display(description="Total", ordering="total_minor")
+    def total(self, obj):
+        return format_money(obj.total_minor, obj.currency)

@@ -1,4 +1,4 @@
-from marketplace.exceptions import DomainError
+from marketplace.exceptions import DomainError, ServiceUnavailable
 
 
 class PaymentRefused(DomainError):
@@ -13,9 +13,11 @@ class SellerCannotReceive(DomainError):
     http_status = 409
 
 
-class ProviderUnavailable(Exception):
+class ProviderUnavailable(ServiceUnavailable):
     """The payment provider could not be reached or failed: not a domain error. The API answers
-    503; Celery retries with backoff."""
+    503 (marketplace.api); Celery retries with backoff."""
+
+    code = "provider_unavailable"
 
 
 class InvalidSignature(Exception):

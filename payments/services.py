@@ -9,6 +9,7 @@ its transaction reference).
 
 import logging
 import uuid
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -59,10 +60,11 @@ def payment_key(order: Order) -> str:
 
 def payment_start(*, order: Order) -> Payment:
     """The order's payment and its provider intent for the total, created once: calling again
-    returns the same one (a declined card is retried on it). Raises PaymentRefused when the
-    order is not awaiting payment, ProviderUnavailable when the provider fails."""
+    returns the same one (a declined card is retried on it; a paid one is simply returned).
+    Raises PaymentRefused when the order is not awaiting payment (expired: its intent is
+    canceled), ProviderUnavailable when the provider fails."""
     payment = Payment.objects.filter(order=order).first()
-    if payment is not None:
+    if payment is not None and (order.is_payable or payment.status == Payment.Status.SUCCEEDED):
         return payment
     if not order.is_payable:
         raise PaymentRefused("This order is not awaiting payment.")
@@ -207,8 +209,14 @@ def _apply_charge_refunded(obj: dict) -> None:
     is cumulative on the charge, so only the growth is posted: escrow first, then fee revenue."""
     intent_id = obj.get("payment_intent") or ""
     payment = _locked_payment(intent_id)
-    if payment is None or payment.status != Payment.Status.SUCCEEDED:
+    if payment is None:
         return
+    if payment.status != Payment.Status.SUCCEEDED:
+        if not (obj.get("paid") and obj.get("status") == "succeeded"):
+            return
+        # The refund's event was processed before the payment's success (any arrival order):
+        # the charge proves the payment, so fund first; the success event then changes nothing.
+        _fund(payment, charge_id=obj.get("id") or "", amount=obj.get("amount"))
     refunded_total = min(int(obj.get("amount_refunded") or 0), payment.amount_minor)
     delta = refunded_total - payment.refunded_minor
     if delta <= 0:
@@ -283,7 +291,7 @@ def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
     a worker that died). Returns how many."""
     from .tasks import webhook_event_process_task
 
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     pks = list(
         WebhookEvent.objects.filter(
             status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], received_at__lte=cutoff

@@ -1,6 +1,7 @@
 """Thin tasks: take an id, call a service. Provider outages retry with backoff."""
 
 from celery import shared_task
+from django.db.models import F
 
 from .exceptions import ProviderUnavailable
 from .models import WebhookEvent
@@ -13,8 +14,9 @@ def webhook_event_process_task(event_pk: int) -> None:
     try:
         webhook_event_process(event_pk=event_pk)
     except Exception as exc:
+        # The service's own transaction rolled back with the error: count the attempt here.
         WebhookEvent.objects.filter(pk=event_pk).exclude(status=WebhookEvent.Status.PROCESSED).update(
-            status=WebhookEvent.Status.FAILED, error=repr(exc)[:2000]
+            status=WebhookEvent.Status.FAILED, error=repr(exc)[:2000], attempts=F("attempts") + 1
         )
         raise
 

@@ -66,7 +66,7 @@ def change_form_data(response) -> dict:
 
 def test_registered_models():
     registered = {m._meta.model_name for m in admin.site._registry if m._meta.app_label == "milestones"}
-    assert registered == {"milestonetemplate", "gigmilestonepackage"}
+    assert registered == {"milestonetemplate", "gigmilestonepackage", "order"}
     assert isinstance(admin.site._registry[Gig], GigWithPlanAdmin)
 
 
