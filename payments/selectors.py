@@ -16,6 +16,8 @@ from .models import Payment, Receipt
 
 BUYER = "buyer"
 SELLER = "seller"
+# A seller sees an order once it is paid: a checkout the buyer left unpaid is the buyer's business.
+UNPAID = (Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED)
 ROLES = (BUYER, SELLER)
 
 
@@ -38,7 +40,7 @@ def order_list_for_buyer(*, buyer: User) -> QuerySet[Order]:
 def order_list_for_seller(*, seller: User) -> QuerySet[Order]:
     """Orders of the seller's gigs, newest first (with their milestones: the commission is taken
     per milestone)."""
-    return _with_parties_and_money().filter(seller=seller).order_by("-created_at", "-id")
+    return _with_parties_and_money().filter(seller=seller).exclude(status__in=UNPAID).order_by("-created_at", "-id")
 
 
 def order_list_for(*, user: User, role: str) -> QuerySet[Order]:
@@ -54,7 +56,7 @@ def order_get_for_party(*, user: User, pk: int) -> Order:
     """An order for its buyer or its seller; NotFound for anyone else."""
     if not user.is_authenticated:
         raise NotFound("No such order.")
-    order = _with_parties_and_money().filter(Q(buyer=user) | Q(seller=user), pk=pk).first()
+    order = _with_parties_and_money().filter(Q(buyer=user) | (Q(seller=user) & ~Q(status__in=UNPAID)), pk=pk).first()
     if order is None:
         raise NotFound("No such order.")
     return order

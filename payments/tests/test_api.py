@@ -164,9 +164,15 @@ class TestReadOrders:
         assert api_client.get(ORDERS, {"role": "admin"}).status_code == 400
 
         api_client.force_authenticate(gig.seller)
+        # A seller sees orders once they are paid: an unpaid checkout is the buyer's business.
+        assert api_client.get(ORDERS, {"role": "seller"}).json()["count"] == 0
+        assert api_client.get(f"{ORDERS}{mine[0].pk}/").status_code == 404
+        for order in mine:
+            pay(order)
         data = api_client.get(ORDERS, {"role": "seller"}).json()
-        assert data["count"] == 3 and {o["role"] for o in data["results"]} == {"seller"}
+        assert data["count"] == 2 and {o["role"] for o in data["results"]} == {"seller"}
         assert {o["seller_net_minor"] for o in data["results"]} == {6000}
+        assert api_client.get(f"{ORDERS}{mine[0].pk}/").status_code == 200
 
     @pytest.mark.parametrize("role", ["buyer", "seller"])
     def test_list_query_count_does_not_grow(self, api_client, django_assert_num_queries, role):
@@ -183,7 +189,7 @@ class TestReadOrders:
                 pay(order)
         with django_assert_num_queries(4):
             data = api_client.get(ORDERS, {"role": role}).json()
-        assert data["count"] == 7
+        assert data["count"] == (7 if role == "buyer" else 4)  # sellers see paid orders only
         assert sum(o["escrow_minor"] for o in data["results"]) == 4 * 7500
 
 

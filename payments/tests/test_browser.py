@@ -128,10 +128,29 @@ def test_buyer_orders_pays_after_a_decline_and_gets_a_receipt(page, new_page, sh
     expect(page.get_by_role("button", name="Print")).to_be_hidden()
     shot(page, "receipt-print")
 
-    # The buyer's list, and the seller's side: the amounts after the 20 % commission.
+    # A second attempt: another order of the same package, paid with the declined card. The
+    # decline is shown, nothing is charged, and that order stays payable; the first is untouched.
     page.emulate_media(media="screen")
+    page.goto(gig.get_absolute_url())
+    package(page, "Brand").get_by_role("link", name="Continue ($90)").click()
+    page.get_by_label(QUESTION).fill("A second brand.")
+    page.get_by_role("button", name="Place order").click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+/pay/$"))
+    second = Order.objects.exclude(pk=order.pk).get()
+    pay_with(page, "4000 0000 0000 0002", "$97.95")
+    expect(page.get_by_test_id("card-error")).to_have_text("Your card was declined.")
+    expect(page.get_by_role("button", name="Pay $97.95")).to_be_enabled()
+    second.refresh_from_db()
+    assert second.status == Order.Status.PENDING_PAYMENT and ledger.escrow_balance(second) == 0
+    assert ledger.escrow_balance(order) == 9000 and ledger.trial_balance() == {"USD": 0}
+    shot(page, "second-order-declined")
+
+    # The buyer's list, and the seller's side: the amounts after the 20 % commission.
     account_nav(page).get_by_role("link", name="My orders").click()
-    expect_rows(page.get_by_test_id("order-row"), [[LOGO, "In progress", "$97.95", "$90"]])
+    expect_rows(
+        page.get_by_test_id("order-row"),
+        [[LOGO, "Awaiting payment", "$97.95"], [LOGO, "In progress", "$97.95", "$90"]],
+    )
     seller = new_page()
     seller.goto("/accounts/login/?next=/sell/orders/")
     log_in_here(seller, "alice")

@@ -433,9 +433,17 @@ class TestOrderPage:
         assert "buyer buyer" in page.lower()  # the buyer's public name
         assert "Escrow: held in escrow · $75 held" in page
 
+    def test_the_seller_sees_the_order_once_it_is_paid(self, client, buyer):
+        order = place_order(buyer=buyer, gig=gig_with_plan())
+        client.force_login(order.seller)
+        assert client.get(order_url(order)).status_code == 404
+        pay(order)
+        assert client.get(order_url(order)).status_code == 200
+
     def test_odd_amounts_round_per_milestone(self, client, buyer):
         gig = gig_with_plan()
         order = place_order(buyer=buyer, gig=gig)
+        pay(order)
         OrderMilestone.objects.filter(order=order, position=0).update(price_minor=1999)
         client.force_login(order.seller)
         lines = client.get(order_url(order)).context["rows"]
@@ -507,8 +515,9 @@ class TestOrderLists:
         client.force_login(gig.seller)
         response = client.get(reverse("orders-received"))
         rows = response.context["rows"]
-        assert [r["amount_minor"] for r in rows] == [6000, 6000]
-        assert sorted(r["escrow_minor"] for r in rows) == [0, 7500]
+        # Only the paid order: a checkout the buyer left unpaid is not the seller's business.
+        assert [r["amount_minor"] for r in rows] == [6000]
+        assert [r["escrow_minor"] for r in rows] == [7500]
         page = text(response)
         assert "You receive" in page and "$60" in page and "$82.13" not in page
         # The buyer has received nothing.
@@ -546,7 +555,7 @@ class TestOrderLists:
         orders_for(buyer, gig, 6, paid=3)
         with django_assert_num_queries(6):
             response = client.get(reverse(name))
-        assert len(response.context["rows"]) == 7
+        assert len(response.context["rows"]) == (4 if as_seller else 7)  # sellers see paid orders only
 
 
 def test_pay_page_when_the_provider_is_down(client, order, monkeypatch):
