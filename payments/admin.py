@@ -36,18 +36,22 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class PaymentInline(ReadOnlyInline):
-    model = Payment
-    fields = ["provider", "provider_payment_id", "status", "amount", "charge_id", "failure_message", "refunded"]
-    readonly_fields = fields
+class PaymentAmounts:
+    """Money columns of a payment, formatted with its currency."""
 
-    @admin.display(description="Amount")
+    @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj):
         return format_money(obj.amount_minor, obj.currency)
 
     @admin.display(description="Refunded")
     def refunded(self, obj):
         return format_money(obj.refunded_minor, obj.currency)
+
+
+class PaymentInline(PaymentAmounts, ReadOnlyInline):
+    model = Payment
+    fields = ["provider", "provider_payment_id", "status", "amount", "charge_id", "failure_message", "refunded"]
+    readonly_fields = fields
 
 
 class LedgerTransactionInline(ReadOnlyInline):
@@ -84,7 +88,7 @@ class OrderWithMoneyAdmin(OrderAdmin):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(PaymentAmounts, ReadOnlyAdmin):
     list_display = ["provider_payment_id", "order", "provider", "status", "amount", "created_at"]
     list_filter = ["status", "provider", "currency"]
     search_fields = ["=order__id", "provider_payment_id", "charge_id", "order__buyer__username"]
@@ -102,14 +106,6 @@ class PaymentAdmin(ReadOnlyAdmin):
         "updated_at",
     ]
     fields = readonly_fields
-
-    @admin.display(description="Amount", ordering="amount_minor")
-    def amount(self, obj):
-        return format_money(obj.amount_minor, obj.currency)
-
-    @admin.display(description="Refunded")
-    def refunded(self, obj):
-        return format_money(obj.refunded_minor, obj.currency)
 
 
 class LedgerEntryInline(ReadOnlyInline):
