@@ -136,6 +136,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_recent"),
             models.Index(fields=["seller", "-created_at"], name="order_seller_recent"),
+            # The seller's lists leave out unpaid orders: their count reads this index only.
+            models.Index(fields=["seller", "status"], name="order_seller_status"),
             models.Index(fields=["status", "expires_at"], name="order_status_expiry"),
         ]
         constraints = [
