@@ -4,6 +4,8 @@ An order copies the plan when it is placed; a plan is only ever read by checkout
 never touches an order already placed.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -186,9 +188,34 @@ class OrderMilestone(models.Model):
     delivery_days = models.PositiveSmallIntegerField()
     revisions = models.PositiveSmallIntegerField(default=0)
     video_call = models.BooleanField(default=False)
+    # The lifecycle (DESIGN.md section 4). Disputes (a later issue) add their own moves.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.LOCKED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
+        Status.IN_PROGRESS: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
+        Status.DELIVERED: frozenset({Status.ACCEPTED, Status.REVISION_REQUESTED, Status.DISPUTED}),
+        Status.REVISION_REQUESTED: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
+        Status.DISPUTED: frozenset({Status.ACCEPTED, Status.CANCELLED, Status.SPLIT}),
+        Status.ACCEPTED: frozenset(),
+        Status.CANCELLED: frozenset(),
+        Status.SPLIT: frozenset(),
+    }
+    # Where the seller is working on it (a delivery can be sent) and where escrow still holds it.
+    WORKING = frozenset({Status.IN_PROGRESS, Status.REVISION_REQUESTED})
+    UNRELEASED = frozenset({Status.LOCKED, Status.IN_PROGRESS, Status.DELIVERED, Status.REVISION_REQUESTED})
+
     status = models.CharField(max_length=20, choices=Status, default=Status.LOCKED)
     started_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    # The buyer's answer is due by then; without one, the auto-release sweep accepts it.
+    review_deadline = models.DateTimeField(null=True, blank=True)
+    revisions_used = models.PositiveSmallIntegerField(default=0)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    auto_accepted = models.BooleanField(default=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Review reminders sent for the current delivery (hours before the deadline: 48, 24).
+    reminded_48h = models.BooleanField(default=False)
+    reminded_24h = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["order", "position"]
@@ -196,9 +223,68 @@ class OrderMilestone(models.Model):
             models.UniqueConstraint(fields=["order", "position"], name="order_milestone_unique_position"),
             models.CheckConstraint(condition=models.Q(price_minor__gt=0), name="order_milestone_price_positive"),
         ]
+        indexes = [
+            # The auto-release sweep: delivered milestones by deadline.
+            models.Index(
+                fields=["review_deadline"],
+                name="order_milestone_review_due",
+                condition=models.Q(status="delivered"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.position + 1}. {self.name}"
+
+    @property
+    def revisions_left(self) -> int:
+        return max(self.revisions - self.revisions_used, 0)
+
+
+def delivery_upload_to(instance: "DeliveryFile", filename: str) -> str:
+    return f"deliveries/order-{instance.delivery.milestone.order_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class Delivery(models.Model):
+    """The seller's delivery of a milestone: a message and files. A milestone can be delivered
+    again after a revision request; the last delivery is the one under review."""
+
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, related_name="deliveries")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"Delivery of {self.milestone}"
+
+
+class DeliveryFile(models.Model):
+    """A file of a delivery, served only to the order's parties (milestones.views)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=delivery_upload_to, max_length=300)
+    name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RevisionRequest(models.Model):
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, related_name="revision_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Revision of {self.milestone}"
 
 
 class OrderEvent(models.Model):
@@ -217,3 +303,155 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class CancellationRequest(models.Model):
+    """One party asks to cancel a milestone in progress; the other accepts or declines. With no
+    answer by `expires_at` (48 h) a sweep accepts it. At most one open request per milestone."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for an answer"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, related_name="cancellation_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(max_length=12, choices=Status, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    auto_accepted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone"], condition=models.Q(status="open"), name="one_open_cancellation_per_milestone"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="cancellation_open_due")]
+
+    def __str__(self) -> str:
+        return f"Cancel {self.milestone}?"
+
+
+# --- the order workspace: team, tasks, notes, messages, notifications ------------------------------
+
+
+class TeamMember(models.Model):
+    """Someone a seller invited to help with their orders: sees the seller's orders, updates tasks
+    and notes, never touches money."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACTIVE = "active", "Active"
+        REMOVED = "removed", "Removed"
+
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team")
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teams")
+    status = models.CharField(max_length=10, choices=Status, default=Status.INVITED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["seller", "member"], name="team_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.member} in {self.seller}'s team"
+
+
+class Task(models.Model):
+    """A task (or, with a parent, a subtask) of an order milestone; progress comes from these."""
+
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, related_name="tasks")
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="subtasks")
+    title = models.CharField(max_length=200)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    done = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["milestone", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MilestoneNote(models.Model):
+    class Visibility(models.TextChoices):
+        TEAM = "team", "Seller's team only"
+        SHARED = "shared", "Shared with the buyer"
+
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=5000)
+    visibility = models.CharField(max_length=8, choices=Visibility, default=Visibility.TEAM)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Note on {self.milestone}"
+
+
+class OrderMessage(models.Model):
+    """The order's message thread between buyer, seller and the seller's team."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="messages")
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Message on order {self.order_id}"
+
+
+def message_upload_to(instance: "MessageAttachment", filename: str) -> str:
+    return f"messages/order-{instance.message.order_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class MessageAttachment(models.Model):
+    message = models.ForeignKey(OrderMessage, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=message_upload_to, max_length=300)
+    name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Notification(models.Model):
+    """An in-app notification (also sent by email after commit). `dedupe_key` makes one event
+    notify once however often its service runs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    text = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    dedupe_key = models.CharField(max_length=160, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_recent")]
+
+    def __str__(self) -> str:
+        return self.text

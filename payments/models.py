@@ -10,7 +10,7 @@ deleted (another trigger).
 from django.conf import settings
 from django.db import models
 
-from milestones.models import Order
+from milestones.models import Order, OrderMilestone
 
 
 class LedgerTransaction(models.Model):
@@ -19,6 +19,10 @@ class LedgerTransaction(models.Model):
     class Kind(models.TextChoices):
         ORDER_FUNDED = "order_funded", "Order funded"
         PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+        MILESTONE_RELEASED = "milestone_released", "Milestone released"
+        PAYOUT_CLEARED = "payout_cleared", "Payout cleared"
+        PAYOUT_TRANSFERRED = "payout_transferred", "Payout transferred"
+        MILESTONES_REFUNDED = "milestones_refunded", "Milestones refunded"
 
     kind = models.CharField(max_length=32, choices=Kind)
     reference = models.CharField(max_length=120, unique=True)
@@ -160,6 +164,118 @@ class LocalPaymentIntent(models.Model):
     idempotency_key = models.CharField(max_length=120, unique=True)
     charge_id = models.CharField(max_length=64, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Payout(models.Model):
+    """A released milestone's money for the seller: the price less the commission. It waits out
+    the clearance period, becomes available, and is transferred to the seller's account."""
+
+    class Status(models.TextChoices):
+        PENDING_CLEARANCE = "pending_clearance", "Pending clearance"
+        AVAILABLE = "available", "Available"
+        TRANSFERRING = "transferring", "Transferring"
+        TRANSFERRED = "transferred", "Transferred"
+        FAILED = "failed", "Failed (retrying)"
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING_CLEARANCE: frozenset({Status.AVAILABLE}),
+        Status.AVAILABLE: frozenset({Status.TRANSFERRING}),
+        Status.TRANSFERRING: frozenset({Status.TRANSFERRED, Status.FAILED}),
+        Status.FAILED: frozenset({Status.TRANSFERRING}),
+        Status.TRANSFERRED: frozenset(),
+    }
+
+    milestone = models.OneToOneField(OrderMilestone, on_delete=models.PROTECT, related_name="payout")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payouts")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts")
+    gross_minor = models.PositiveIntegerField(help_text="The milestone's price.")
+    commission_minor = models.PositiveIntegerField()
+    amount_minor = models.PositiveIntegerField(help_text="What the seller receives.")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING_CLEARANCE)
+    clears_at = models.DateTimeField()
+    transfer_id = models.CharField(max_length=120, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    # Failing for over a day: someone must look (listed in admin); retries go on.
+    needs_reconciliation = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    transferred_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "clears_at"], name="payout_status_clears"),
+            models.Index(fields=["seller", "status"], name="payout_seller_status"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_minor=models.F("gross_minor") - models.F("commission_minor")),
+                name="payout_amount_is_gross_less_commission",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Payout {self.pk} ({self.status})"
+
+
+class Refund(models.Model):
+    """Money given back to the buyer for cancelled milestones: one refund per cancellation, with
+    a deterministic idempotency key."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed (retrying)"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    milestone_ids = models.JSONField(default=list)
+    reason = models.CharField(max_length=200)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
+    provider_refund_id = models.CharField(max_length=120, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk} ({self.status})"
+
+
+class LocalTransfer(models.Model):
+    """The local provider's record of a transfer to a seller (what Stripe would hold)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    destination = models.CharField(max_length=64)
+    source_transaction = models.CharField(max_length=64, blank=True)
+    transfer_group = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class LocalRefund(models.Model):
+    """The local provider's record of a refund (what Stripe would hold)."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    payment_intent = models.CharField(max_length=64)
+    amount = models.PositiveIntegerField()
+    idempotency_key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -229,3 +229,21 @@ CELERY_BEAT_SCHEDULE.update(
         "webhook-inbox-sweep": {"task": "payments.tasks.webhook_inbox_sweep_task", "schedule": 60.0},
     }
 )
+
+# The milestone lifecycle (issue 5). Timers are settings; the sweeps find due rows every minute.
+MARKETPLACE.update(
+    {
+        "REVIEW_DAYS": int(os.environ.get("REVIEW_DAYS", "3")),
+        "REVIEW_REMINDER_HOURS": [48, 24],
+        "CLEARANCE_DAYS": int(os.environ.get("CLEARANCE_DAYS", "7")),
+        "CANCELLATION_ANSWER_HOURS": int(os.environ.get("CANCELLATION_ANSWER_HOURS", "48")),
+        "LATE_CANCEL_HOURS": int(os.environ.get("LATE_CANCEL_HOURS", "24")),
+        "PAYOUT_RECONCILE_HOURS": int(os.environ.get("PAYOUT_RECONCILE_HOURS", "24")),
+        "UPLOAD_MAX_FILES": int(os.environ.get("UPLOAD_MAX_FILES", "10")),
+        "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),
+        "UPLOAD_EXTENSIONS": env_list(
+            "UPLOAD_EXTENSIONS", "pdf,png,jpg,jpeg,gif,svg,zip,txt,md,doc,docx,xls,xlsx,ppt,pptx,mp3,mp4,mov,psd,ai"
+        ),
+        "SWEEP_BATCH": int(os.environ.get("SWEEP_BATCH", "500")),
+    }
+)
