@@ -19,6 +19,7 @@ urlpatterns = [
     path("payments/webhooks/", include("payments.webhook_urls")),
     path("sell/payments/", include("payments.connect_urls")),
     path("", include("payments.urls")),
+    path("", include("milestones.workspace_urls")),
     path("", include("milestones.urls")),  # before gigs: it serves the editor's Description & FAQ step
     path("", include("gigs.urls")),
 ]
