@@ -16,3 +16,8 @@ class OrderRefused(DomainError):
 class InvalidTransition(DomainError):
     code = "invalid_transition"
     http_status = 409
+
+
+class RevisionsExhausted(DomainError):
+    code = "revisions_exhausted"
+    http_status = 409

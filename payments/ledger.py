@@ -1,6 +1,7 @@
 """The double-entry ledger: post balanced transactions, read balances. Append-only."""
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -77,3 +78,48 @@ def trial_balance() -> dict[str, int]:
     """Sum of every entry per currency: always zero."""
     rows = LedgerEntry.objects.values("currency").annotate(s=Sum("amount_minor"))
     return {row["currency"]: row["s"] for row in rows}
+
+
+def seller_pending(seller_id: int) -> str:
+    return f"seller_pending:{seller_id}"
+
+
+def seller_available(seller_id: int) -> str:
+    return f"seller_available:{seller_id}"
+
+
+def refunds_payable(order_id: int) -> str:
+    """Money owed back to the buyer for cancelled milestones, until the provider refunds it."""
+    return f"refunds_payable:{order_id}"
+
+
+@dataclass(frozen=True)
+class Posting:
+    kind: str
+    reference: str
+    legs: list[tuple[str, int]]
+    currency: str
+    order_id: int | None = None
+    memo: str = ""
+
+
+def post_many(postings: list[Posting]) -> int:
+    """Post many balanced transactions in two INSERTs (sweeps over thousands of rows). The caller
+    holds the locks that make them new; a reference posted before raises IntegrityError, so the
+    whole batch rolls back rather than post anything twice. Returns how many were posted."""
+    for p in postings:
+        legs = [amount for _, amount in p.legs if amount]
+        if not legs or sum(legs) != 0 or any(not isinstance(a, int) or isinstance(a, bool) for a in legs):
+            raise Unbalanced(f"Legs of {p.reference} do not balance: {p.legs}")
+    if not postings:
+        return 0
+    txns = LedgerTransaction.objects.bulk_create(
+        LedgerTransaction(kind=p.kind, reference=p.reference, order_id=p.order_id, memo=p.memo) for p in postings
+    )
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(transaction=txn, account=account, amount_minor=amount, currency=p.currency)
+        for txn, p in zip(txns, postings, strict=True)
+        for account, amount in p.legs
+        if amount
+    )
+    return len(txns)

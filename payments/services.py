@@ -218,7 +218,11 @@ def _apply_charge_refunded(obj: dict) -> None:
         # the charge proves the payment, so fund first; the success event then changes nothing.
         _fund(payment, charge_id=obj.get("id") or "", amount=obj.get("amount"))
     refunded_total = min(int(obj.get("amount_refunded") or 0), payment.amount_minor)
-    delta = refunded_total - payment.refunded_minor
+    # Refunds we sent ourselves (cancelled milestones) are counted when payments.lifecycle records
+    # them; one still being recorded is not a refund made elsewhere.
+    from .lifecycle import pending_own_refunds
+
+    delta = refunded_total - payment.refunded_minor - pending_own_refunds(payment.order_id)
     if delta <= 0:
         return
     order = payment.order
@@ -235,7 +239,7 @@ def _apply_charge_refunded(obj: dict) -> None:
         ],
         memo=f"Refund on order #{order.pk}",
     )
-    payment.refunded_minor = refunded_total
+    payment.refunded_minor += delta
     payment.save(update_fields=["refunded_minor", "updated_at"])
 
 

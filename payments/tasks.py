@@ -33,3 +33,59 @@ def webhook_inbox_sweep_task() -> int:
     from .services import webhook_inbox_sweep
 
     return webhook_inbox_sweep()
+
+
+# --- the milestone lifecycle: sweeps find due rows, so a lost message is redone on the next run ---
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def auto_release_sweep_task() -> int:
+    from .lifecycle import auto_release_sweep
+
+    return auto_release_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def payouts_clear_sweep_task() -> int:
+    from .lifecycle import payouts_clear_sweep
+
+    return payouts_clear_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def payouts_transfer_drain_task() -> int:
+    from .lifecycle import payouts_transfer_drain
+
+    return payouts_transfer_drain()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def cancellation_requests_expire_sweep_task() -> int:
+    from .lifecycle import cancellation_requests_expire_sweep
+
+    return cancellation_requests_expire_sweep()
+
+
+@shared_task(acks_late=True, autoretry_for=(ProviderUnavailable, ConnectionError), retry_backoff=30, max_retries=10)
+def refund_send_task(refund_id: int) -> None:
+    from .lifecycle import refund_send
+
+    refund_send(refund_id=refund_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def refunds_retry_sweep_task() -> int:
+    """Refunds still pending after a minute (a lost message, a provider outage) are sent again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Refund
+
+    cutoff = timezone.now() - timedelta(minutes=1)
+    ids = list(
+        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff).values_list("pk", flat=True)[:100]
+    )
+    for pk in ids:
+        refund_send_task.delay(pk)
+    return len(ids)

@@ -247,3 +247,17 @@ MARKETPLACE.update(
         "SWEEP_BATCH": int(os.environ.get("SWEEP_BATCH", "500")),
     }
 )
+
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "auto-release-sweep": {"task": "payments.tasks.auto_release_sweep_task", "schedule": 60.0},
+        "payouts-clear-sweep": {"task": "payments.tasks.payouts_clear_sweep_task", "schedule": 60.0},
+        "payouts-transfer-drain": {"task": "payments.tasks.payouts_transfer_drain_task", "schedule": 60.0},
+        "cancellation-requests-expire-sweep": {
+            "task": "payments.tasks.cancellation_requests_expire_sweep_task",
+            "schedule": 60.0,
+        },
+        "refunds-retry-sweep": {"task": "payments.tasks.refunds_retry_sweep_task", "schedule": 60.0},
+        "review-reminders-sweep": {"task": "milestones.tasks.review_reminders_sweep_task", "schedule": 60.0},
+    }
+)

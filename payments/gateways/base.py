@@ -43,6 +43,25 @@ class Gateway(Protocol):
 
     def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
 
+    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
+        """Refund part of a payment; returns the refund id. The same key returns the same refund."""
+
+    def create_transfer(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        source_transaction: str,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        """Send money to a seller's account, funded by the order's charge; returns the transfer id.
+        The same key returns the same transfer."""
+
+    def seller_destination(self, seller_id: int) -> str | None:
+        """The account a seller's transfers go to; None when the seller cannot receive yet."""
+
     def create_account(self, *, user_id: int, email: str, idempotency_key: str) -> AccountState:
         """A connected account for a seller (Express dashboard, platform-controlled)."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from ..exceptions import InvalidSignature
-from ..models import LocalPaymentIntent
+from ..models import LocalPaymentIntent, LocalRefund, LocalTransfer
 from .base import AccountState, ProviderPayment
 
 CARD_SUCCEEDS = "4242424242424242"
@@ -153,6 +153,55 @@ class LocalGateway:
         intent.save(update_fields=["status", "last_error"])
         _emit(_event("payment_intent.payment_failed", intent, last_payment_error={"code": code, "message": message}))
         return CardOutcome("failed", message)
+
+    # Money out: refunds and transfers, recorded once per idempotency key ------------------
+
+    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
+        with transaction.atomic():
+            intent = LocalPaymentIntent.objects.select_for_update().get(pk=payment_id)
+            existing = LocalRefund.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing.id
+            refunded = sum(LocalRefund.objects.filter(payment_intent=payment_id).values_list("amount", flat=True))
+            if intent.status != LocalPaymentIntent.Status.SUCCEEDED or refunded + amount_minor > intent.amount:
+                raise ValueError(
+                    f"Cannot refund {amount_minor} of {payment_id}: {refunded} of {intent.amount} refunded."
+                )
+            refund = LocalRefund.objects.create(
+                id=f"re_local_{uuid.uuid4().hex[:24]}",
+                payment_intent=payment_id,
+                amount=amount_minor,
+                idempotency_key=idempotency_key,
+            )
+        return refund.id
+
+    def create_transfer(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        source_transaction: str,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        try:
+            with transaction.atomic():
+                transfer = LocalTransfer.objects.create(
+                    id=f"tr_local_{uuid.uuid4().hex[:24]}",
+                    amount=amount_minor,
+                    currency=currency.upper(),
+                    destination=destination,
+                    source_transaction=source_transaction,
+                    transfer_group=transfer_group,
+                    idempotency_key=idempotency_key,
+                )
+        except IntegrityError:
+            transfer = LocalTransfer.objects.get(idempotency_key=idempotency_key)
+        return transfer.id
+
+    def seller_destination(self, seller_id: int) -> str | None:
+        return f"acct_local_{seller_id}"
 
     # Connect: the local provider has no onboarding ----------------------------------------
 

@@ -115,6 +115,47 @@ class StripeGateway:
 
     # Connect ---------------------------------------------------------------------------------
 
+    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
+        """Refund part of a payment's charge (money not yet released). Returns the refund id; the
+        same key returns the same refund. Raises ProviderUnavailable on an outage."""
+        with _provider_errors():
+            refund = self._client.v1.refunds.create(
+                {"payment_intent": payment_id, "amount": amount_minor}, {"idempotency_key": idempotency_key}
+            )
+        return refund.id
+
+    def create_transfer(
+        self,
+        *,
+        amount_minor: int,
+        currency: str,
+        destination: str,
+        source_transaction: str,
+        transfer_group: str,
+        idempotency_key: str,
+    ) -> str:
+        """Move released money to a seller's connected account, funded by the order's charge
+        (`source_transaction`), so it never waits for the platform balance. Returns the transfer
+        id; the same key returns the same transfer. Raises ProviderUnavailable on an outage."""
+        with _provider_errors():
+            transfer = self._client.v1.transfers.create(
+                {
+                    "amount": amount_minor,
+                    "currency": currency.lower(),
+                    "destination": destination,
+                    "source_transaction": source_transaction,
+                    "transfer_group": transfer_group,
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        return transfer.id
+
+    def seller_destination(self, seller_id: int) -> str | None:
+        from ..models import ConnectedAccount
+
+        account = ConnectedAccount.objects.filter(user_id=seller_id, transfers_active=True).first()
+        return account.stripe_account_id if account else None
+
     def create_account(self, *, user_id: int, email: str, idempotency_key: str) -> AccountState:
         """A connected account the platform controls: the platform pays Stripe's fees and bears
         losses, the seller gets the Express dashboard, Stripe collects the requirements. It asks

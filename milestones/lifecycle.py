@@ -1,0 +1,285 @@
+"""The milestone lifecycle after payment: delivery, review, revisions, acceptance (state only:
+payments.lifecycle moves the money in the same transaction), cancellation, review reminders.
+
+Every transition runs inside `transaction.atomic()` on rows locked in a fixed order (the order
+first, then its milestones), re-checks the state under the lock, writes an OrderEvent, and is a
+no-op when the row is already in the target state.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from gigs.models import User
+from marketplace.exceptions import NotFound, ValidationFailed
+
+from .exceptions import InvalidTransition, RevisionsExhausted
+from .models import Delivery, DeliveryFile, Order, OrderEvent, OrderMilestone, RevisionRequest
+from .notifications import notify, notify_parties
+
+S = OrderMilestone.Status
+
+
+def _rules() -> dict:
+    return settings.MARKETPLACE
+
+
+def check_uploads(files: list[UploadedFile], field: str = "files") -> None:
+    """Size, type and count limits (settings UPLOAD_*); ValidationFailed otherwise."""
+    rules = _rules()
+    errors = []
+    if len(files) > rules["UPLOAD_MAX_FILES"]:
+        errors.append(f"Attach at most {rules['UPLOAD_MAX_FILES']} files.")
+    for f in files:
+        ext = f.name.rsplit(".", 1)[-1].lower() if "." in f.name else ""
+        if ext not in rules["UPLOAD_EXTENSIONS"]:
+            errors.append(f"{f.name}: files of this type are not accepted.")
+        if f.size > rules["UPLOAD_MAX_BYTES"]:
+            errors.append(f"{f.name}: a file may be at most {rules['UPLOAD_MAX_BYTES'] // (1024 * 1024)} MB.")
+    if errors:
+        raise ValidationFailed({field: errors})
+
+
+def lock_order_and_milestone(*, milestone_id: int) -> tuple[Order, OrderMilestone]:
+    """Lock the milestone's order, then the milestone (the fixed order every writer uses)."""
+    order_id = OrderMilestone.objects.filter(pk=milestone_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise NotFound("No such milestone.")
+    order = Order.objects.select_for_update().get(pk=order_id)
+    milestone = OrderMilestone.objects.select_for_update().get(pk=milestone_id)
+    return order, milestone
+
+
+def _event(order: Order, milestone: OrderMilestone | None, *, actor, frm: str, to: str, reason: str) -> OrderEvent:
+    return OrderEvent(order=order, milestone=milestone, actor=actor, from_status=frm, to_status=to, reason=reason)
+
+
+def change_milestone(order: Order, milestone: OrderMilestone, to: str, *, actor: User | None, reason: str) -> bool:
+    """On locked rows: move the milestone if the map allows it (InvalidTransition otherwise);
+    False when it is already there. The caller saves the milestone."""
+    if milestone.status == to:
+        return False
+    if to not in OrderMilestone.TRANSITIONS[milestone.status]:
+        raise InvalidTransition(
+            f"Milestone {milestone.position + 1} is {milestone.get_status_display().lower()}: it cannot be {to}."
+        )
+    _event(order, milestone, actor=actor, frm=milestone.status, to=to, reason=reason).save()
+    milestone.status = to
+    return True
+
+
+def milestone_deliver(*, milestone_id: int, seller: User, message: str, files: list[UploadedFile]) -> Delivery:
+    """The seller delivers a milestone in progress (early delivery allowed) or after a revision
+    request; the buyer has REVIEW_DAYS to answer before it is accepted automatically."""
+    message = (message or "").strip()
+    if not message:
+        raise ValidationFailed({"message": ["Say what you deliver."]})
+    check_uploads(files)
+    with transaction.atomic():
+        order, m = lock_order_and_milestone(milestone_id=milestone_id)
+        if order.seller_id != seller.pk or order.status != Order.Status.ACTIVE:
+            raise NotFound("No such milestone.")
+        if m.status not in OrderMilestone.WORKING:
+            raise InvalidTransition(
+                f"Milestone {m.position + 1} is {m.get_status_display().lower()}: nothing to deliver."
+            )
+        now = timezone.now()
+        delivery = Delivery.objects.create(milestone=m, sender=seller, message=message)
+        for f in files:
+            DeliveryFile.objects.create(
+                delivery=delivery,
+                file=f,
+                name=f.name[:200],
+                size=f.size,
+                content_type=(getattr(f, "content_type", "") or "application/octet-stream")[:100],
+            )
+        change_milestone(order, m, S.DELIVERED, actor=seller, reason="delivered")
+        m.delivered_at = now
+        m.review_deadline = now + timedelta(days=_rules()["REVIEW_DAYS"])
+        m.reminded_48h = m.reminded_24h = False
+        m.save(update_fields=["status", "delivered_at", "review_deadline", "reminded_48h", "reminded_24h"])
+        notify(
+            user=order.buyer,
+            kind="delivered",
+            text=f"Milestone {m.position + 1} of order #{order.pk} was delivered: review it by "
+            f"{timezone.localtime(m.review_deadline):%b %-d, %H:%M}.",
+            dedupe_key=f"delivery-{delivery.pk}",
+            order=order,
+            milestone=m,
+        )
+    return delivery
+
+
+def milestone_request_revision(*, milestone_id: int, buyer: User, reason: str) -> RevisionRequest:
+    """The buyer asks for changes to a delivered milestone; counts against its revisions. With
+    none left, RevisionsExhausted (accept, cancel by agreement, or dispute)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["Say what should change."]})
+    with transaction.atomic():
+        order, m = lock_order_and_milestone(milestone_id=milestone_id)
+        if order.buyer_id != buyer.pk:
+            raise NotFound("No such milestone.")
+        if m.status != S.DELIVERED:
+            raise InvalidTransition(f"Milestone {m.position + 1} is not waiting for your review.")
+        if m.revisions_left <= 0:
+            raise RevisionsExhausted(
+                "No revisions are left for this milestone: accept it, ask the seller to cancel it, or open a dispute."
+            )
+        request = RevisionRequest.objects.create(milestone=m, requested_by=buyer, reason=reason)
+        change_milestone(order, m, S.REVISION_REQUESTED, actor=buyer, reason="revision requested")
+        m.revisions_used += 1
+        m.review_deadline = None
+        m.save(update_fields=["status", "revisions_used", "review_deadline"])
+        notify(
+            user=order.seller,
+            kind="revision_requested",
+            text=f"The buyer asked for a revision of milestone {m.position + 1} (order #{order.pk}).",
+            dedupe_key=f"revision-{request.pk}",
+            order=order,
+            milestone=m,
+        )
+    return request
+
+
+@dataclass
+class Accepted:
+    order: Order
+    milestone: OrderMilestone
+
+
+def accept_locked(
+    pairs: list[tuple[Order, OrderMilestone]], *, now: datetime, actor: User | None, auto: bool
+) -> list[Accepted]:
+    """State part of acceptance, on rows the caller locked (orders, then milestones) inside its
+    transaction: mark each delivered milestone accepted, start the next one, complete orders
+    with nothing left. In bulk, so a sweep batch costs a fixed number of queries. Milestones
+    not delivered are skipped. Returns what was accepted."""
+    done = [(o, m) for o, m in pairs if m.status == S.DELIVERED]
+    if not done:
+        return []
+    reason = "accepted automatically: no answer by the review deadline" if auto else "accepted by the buyer"
+    events = [_event(o, m, actor=actor, frm=m.status, to=S.ACCEPTED, reason=reason) for o, m in done]
+    ids = [m.pk for _, m in done]
+    OrderMilestone.objects.filter(pk__in=ids).update(
+        status=S.ACCEPTED, accepted_at=now, auto_accepted=auto, review_deadline=None
+    )
+    for _, m in done:
+        m.status, m.accepted_at, m.auto_accepted, m.review_deadline = S.ACCEPTED, now, auto, None
+
+    orders = {o.pk: o for o, _ in done}
+    # The next milestone of each order: the first one not started (milestones run in order).
+    nexts: dict[int, OrderMilestone] = {}
+    for m in OrderMilestone.objects.filter(order_id__in=orders, status=S.LOCKED).order_by("order_id", "position"):
+        nexts.setdefault(m.order_id, m)
+    for m in nexts.values():
+        events.append(
+            _event(orders[m.order_id], m, actor=None, frm=S.LOCKED, to=S.IN_PROGRESS, reason="previous accepted")
+        )
+        m.status, m.started_at, m.due_at = S.IN_PROGRESS, now, now + timedelta(days=m.delivery_days)
+    OrderMilestone.objects.bulk_update(list(nexts.values()), ["status", "started_at", "due_at"])
+
+    open_orders = set(
+        OrderMilestone.objects.filter(order_id__in=orders, status__in=OrderMilestone.UNRELEASED | {S.DISPUTED})
+        .values_list("order_id", flat=True)
+        .distinct()
+    )
+    finished = [pk for pk in orders if pk not in open_orders and orders[pk].status == Order.Status.ACTIVE]
+    for pk in finished:
+        events.append(
+            _event(
+                orders[pk],
+                None,
+                actor=None,
+                frm=Order.Status.ACTIVE,
+                to=Order.Status.COMPLETED,
+                reason="every milestone done",
+            )
+        )
+        orders[pk].status = Order.Status.COMPLETED
+    Order.objects.filter(pk__in=finished).update(status=Order.Status.COMPLETED)
+    OrderEvent.objects.bulk_create(events)
+
+    for o, m in done:
+        word = "was accepted automatically" if auto else "was accepted"
+        notify_parties(
+            order=o,
+            kind="auto_released" if auto else "accepted",
+            key=f"milestone-{m.pk}-accepted",
+            text=f"Milestone {m.position + 1} of order #{o.pk} {word}: its money is released.",
+            milestone=m,
+        )
+    for m in nexts.values():
+        notify_parties(
+            order=orders[m.order_id],
+            kind="milestone_started",
+            key=f"milestone-{m.pk}-started",
+            text=f"Milestone {m.position + 1} of order #{m.order_id} has started.",
+            milestone=m,
+        )
+    return [Accepted(o, m) for o, m in done]
+
+
+def cancel_locked(
+    order: Order, milestones: list[OrderMilestone], *, now: datetime, actor: User | None, reason: str
+) -> list[OrderMilestone]:
+    """State part of cancelling milestones on locked rows (payments refunds them in the same
+    transaction). The order ends when nothing is left to do: completed if any milestone was
+    accepted, else cancelled. Returns the milestones cancelled (already cancelled: skipped)."""
+    cancelled = []
+    for m in milestones:
+        if change_milestone(order, m, S.CANCELLED, actor=actor, reason=reason):
+            m.cancelled_at, m.review_deadline = now, None
+            m.save(update_fields=["status", "cancelled_at", "review_deadline"])
+            cancelled.append(m)
+    remaining = OrderMilestone.objects.filter(order=order, status__in=OrderMilestone.UNRELEASED | {S.DISPUTED})
+    if cancelled and order.status == Order.Status.ACTIVE and not remaining.exists():
+        accepted = OrderMilestone.objects.filter(order=order, status=S.ACCEPTED).exists()
+        to = Order.Status.COMPLETED if accepted else Order.Status.CANCELLED
+        _event(order, None, actor=actor, frm=order.status, to=to, reason=reason).save()
+        order.status = to
+        order.save(update_fields=["status"])
+    if cancelled:
+        names = ", ".join(str(m.position + 1) for m in cancelled)
+        notify_parties(
+            order=order,
+            kind="cancelled",
+            key=f"order-{order.pk}-cancel-{'-'.join(str(m.pk) for m in cancelled)}",
+            text=f"Order #{order.pk}: milestone{'s' if len(cancelled) > 1 else ''} {names} cancelled and refunded.",
+        )
+    return cancelled
+
+
+def review_reminders_sweep(*, now: datetime | None = None) -> int:
+    """Remind buyers 48 h and 24 h before a delivered milestone is accepted automatically. Each
+    reminder is sent once per delivery (a flag on the milestone, and the notification's key)."""
+    now = now or timezone.now()
+    sent = 0
+    for hours, flag in zip(_rules()["REVIEW_REMINDER_HOURS"], ("reminded_48h", "reminded_24h"), strict=False):
+        due = OrderMilestone.objects.filter(
+            status=S.DELIVERED,
+            review_deadline__lte=now + timedelta(hours=hours),
+            review_deadline__gt=now,
+            **{flag: False},
+        ).select_related("order__buyer")
+        for m in due[: _rules()["SWEEP_BATCH"]]:
+            with transaction.atomic():
+                if not OrderMilestone.objects.filter(pk=m.pk, status=S.DELIVERED, **{flag: False}).update(
+                    **{flag: True}
+                ):
+                    continue
+                notify(
+                    user=m.order.buyer,
+                    kind="review_reminder",
+                    text=f"Milestone {m.position + 1} of order #{m.order_id} will be accepted automatically on "
+                    f"{timezone.localtime(m.review_deadline):%b %-d, %H:%M} unless you review it.",
+                    dedupe_key=f"milestone-{m.pk}-remind-{hours}-{m.delivered_at:%s}",
+                    order=m.order,
+                    milestone=m,
+                )
+                sent += 1
+    return sent

@@ -1,0 +1,482 @@
+"""Money of the milestone lifecycle: release on acceptance (by the buyer or the auto-release
+sweep), clearance, transfers to sellers, and refunds of cancelled milestones.
+
+Each money transition runs in one transaction with the state change (milestones.lifecycle) on
+rows locked order-first; every ledger posting has a unique reference and every provider call a
+deterministic idempotency key, made outside transactions (the three steps of STYLE.md).
+Sweeps work in batches with `select_for_update(skip_locked=True)`, so two sweeps at once share
+the rows instead of waiting for each other, and each batch costs a fixed number of queries.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from gigs.models import User
+from marketplace.exceptions import DomainError, NotFound, ValidationFailed
+from marketplace.money import format_money
+from milestones import lifecycle as states
+from milestones.exceptions import InvalidTransition
+from milestones.models import CancellationRequest, Order, OrderMilestone
+from milestones.notifications import notify
+
+from . import ledger
+from .fees import seller_commission
+from .gateways import gateway
+from .models import LedgerTransaction, Payment, Payout, Refund
+
+log = logging.getLogger(__name__)
+S = OrderMilestone.Status
+K = LedgerTransaction.Kind
+
+
+def _rules() -> dict:
+    return settings.MARKETPLACE
+
+
+# --- release ------------------------------------------------------------------------------------
+
+
+def _release(pairs: list[tuple[Order, OrderMilestone]], *, now: datetime, actor: User | None, auto: bool) -> int:
+    """Accept delivered milestones (locked by the caller) and release their money: escrow to the
+    seller's pending balance less the commission, which is platform revenue; one payout each,
+    clearing after CLEARANCE_DAYS. Returns how many were released."""
+    accepted = states.accept_locked(pairs, now=now, actor=actor, auto=auto)
+    if not accepted:
+        return 0
+    clears_at = now + timedelta(days=_rules()["CLEARANCE_DAYS"])
+    postings, payouts = [], []
+    for a in accepted:
+        o, m = a.order, a.milestone
+        commission = seller_commission(m.price_minor, o.commission_bps)
+        postings.append(
+            ledger.Posting(
+                kind=K.MILESTONE_RELEASED,
+                reference=f"milestone-{m.pk}-released",
+                currency=o.currency,
+                order_id=o.pk,
+                legs=[
+                    (ledger.escrow(o.pk), m.price_minor),
+                    (ledger.seller_pending(o.seller_id), -(m.price_minor - commission)),
+                    (ledger.PLATFORM_REVENUE, -commission),
+                ],
+                memo=f"Milestone {m.position + 1} of order #{o.pk} released",
+            )
+        )
+        payouts.append(
+            Payout(
+                milestone=m,
+                order=o,
+                seller_id=o.seller_id,
+                gross_minor=m.price_minor,
+                commission_minor=commission,
+                amount_minor=m.price_minor - commission,
+                currency=o.currency,
+                clears_at=clears_at,
+            )
+        )
+    ledger.post_many(postings)
+    Payout.objects.bulk_create(payouts)
+    if _rules()["CLEARANCE_DAYS"] == 0:
+        from .tasks import payouts_clear_sweep_task
+
+        payouts_clear_sweep_task.delay_on_commit()
+    return len(accepted)
+
+
+def milestone_accept(*, milestone_id: int, buyer: User) -> OrderMilestone:
+    """The buyer accepts a delivered milestone: its money is released and the next one starts
+    (the last one completes the order). Accepting again is a no-op; anything else is refused."""
+    with transaction.atomic():
+        order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
+        if order.buyer_id != buyer.pk:
+            raise NotFound("No such milestone.")
+        if m.status == S.ACCEPTED:
+            return m
+        if m.status != S.DELIVERED:
+            raise InvalidTransition(f"Milestone {m.position + 1} is not waiting for your review.")
+        _release([(order, m)], now=timezone.now(), actor=buyer, auto=False)
+    return m
+
+
+def auto_release_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Accept, and release, every delivered milestone whose review deadline passed, in batches.
+    Rows another transaction holds (a buyer accepting right now, another sweep) are skipped and
+    found by the next run. Returns how many were released."""
+    now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
+    released, skipped = 0, set()
+    while True:
+        with transaction.atomic():
+            due = (
+                OrderMilestone.objects.filter(status=S.DELIVERED, review_deadline__lte=now)
+                .exclude(order_id__in=skipped)
+                .order_by("review_deadline", "pk")
+                .values_list("order_id", flat=True)[:batch]
+            )
+            order_ids = sorted(set(due))
+            if not order_ids:
+                return released
+            orders = {
+                o.pk: o
+                for o in Order.objects.select_for_update(skip_locked=True).filter(pk__in=order_ids).order_by("pk")
+            }
+            skipped.update(set(order_ids) - set(orders))
+            if not orders:
+                continue
+            milestones = (
+                OrderMilestone.objects.select_for_update()
+                .filter(order_id__in=orders, status=S.DELIVERED, review_deadline__lte=now)
+                .order_by("order_id", "position")
+            )
+            released += _release([(orders[m.order_id], m) for m in milestones], now=now, actor=None, auto=True)
+
+
+# --- clearance and transfers --------------------------------------------------------------------
+
+
+def payouts_clear_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Payouts whose clearance period ended become available (seller pending -> available) and
+    are queued for transfer. Returns how many cleared."""
+    from .tasks import payouts_transfer_drain_task
+
+    now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
+    cleared = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Payout.objects.select_for_update(skip_locked=True)
+                .filter(status=Payout.Status.PENDING_CLEARANCE, clears_at__lte=now)
+                .order_by("clears_at", "pk")[:batch]
+            )
+            if not due:
+                break
+            ledger.post_many(
+                [
+                    ledger.Posting(
+                        kind=K.PAYOUT_CLEARED,
+                        reference=f"payout-{p.pk}-cleared",
+                        currency=p.currency,
+                        order_id=p.order_id,
+                        legs=[
+                            (ledger.seller_pending(p.seller_id), p.amount_minor),
+                            (ledger.seller_available(p.seller_id), -p.amount_minor),
+                        ],
+                    )
+                    for p in due
+                ]
+            )
+            Payout.objects.filter(pk__in=[p.pk for p in due]).update(status=Payout.Status.AVAILABLE)
+            cleared += len(due)
+    if cleared:
+        transaction.on_commit(payouts_transfer_drain_task.delay)
+    return cleared
+
+
+STUCK_AFTER = timedelta(minutes=10)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def payout_transfer(*, payout_id: int) -> Payout:
+    """Send an available payout to the seller. Safe to call again and from several workers: the
+    claim step lets one through; a crash after the provider call is retried with the same key,
+    so the seller is paid once. Failures are recorded with a retry time; a payout failing for
+    more than PAYOUT_RECONCILE_HOURS is flagged for reconciliation (admin lists them)."""
+    now = timezone.now()
+    with transaction.atomic():  # 1. claim
+        payout = Payout.objects.select_for_update().select_related("order").get(pk=payout_id)
+        retry_due = payout.next_attempt_at is None or payout.next_attempt_at <= now
+        claimable = payout.status == Payout.Status.AVAILABLE or (
+            payout.status in (Payout.Status.FAILED, Payout.Status.TRANSFERRING) and retry_due
+        )
+        if not claimable:
+            return payout
+        payout.status = Payout.Status.TRANSFERRING
+        payout.attempts += 1
+        payout.next_attempt_at = now + STUCK_AFTER  # a crash leaves it here; the drain retries it then
+        payout.save(update_fields=["status", "attempts", "next_attempt_at"])
+        charge_id = Payment.objects.filter(order_id=payout.order_id).values_list("charge_id", flat=True).first()
+
+    provider = gateway()
+    try:  # 2. outside any transaction or lock
+        destination = provider.seller_destination(payout.seller_id)
+        if destination is None:
+            raise DomainError("The seller has no account that can receive transfers.")
+        transfer_id = provider.create_transfer(
+            amount_minor=payout.amount_minor,
+            currency=payout.currency,
+            destination=destination,
+            source_transaction=charge_id or "",
+            transfer_group=f"order-{payout.order_id}",
+            idempotency_key=f"payout-{payout.pk}-transfer",
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded; the drain retries with backoff
+        with transaction.atomic():
+            payout = Payout.objects.select_for_update().get(pk=payout_id)
+            if payout.status == Payout.Status.TRANSFERRING:
+                payout.status = Payout.Status.FAILED
+                payout.first_failed_at = payout.first_failed_at or now
+                payout.next_attempt_at = now + _backoff(payout.attempts)
+                payout.last_error = str(getattr(exc, "message", exc))[:500]
+                limit = timedelta(hours=_rules()["PAYOUT_RECONCILE_HOURS"])
+                payout.needs_reconciliation = now - payout.first_failed_at >= limit
+                payout.save()
+        log.warning("Payout %s transfer failed: %s", payout_id, exc)
+        return payout
+
+    with transaction.atomic():  # 3. record the outcome, post the ledger
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status != Payout.Status.TRANSFERRED:
+            ledger.post(
+                kind=K.PAYOUT_TRANSFERRED,
+                reference=f"payout-{payout.pk}-transferred",
+                currency=payout.currency,
+                order=payout.order,
+                legs=[
+                    (ledger.seller_available(payout.seller_id), payout.amount_minor),
+                    (ledger.PLATFORM_CASH, -payout.amount_minor),
+                ],
+                memo=transfer_id,
+            )
+            payout.status = Payout.Status.TRANSFERRED
+            payout.transfer_id = transfer_id
+            payout.transferred_at = timezone.now()
+            payout.next_attempt_at = None
+            payout.needs_reconciliation = False
+            payout.save()
+            notify(
+                user=payout.order.seller,
+                kind="payout_transferred",
+                text=f"{format_money(payout.amount_minor, payout.currency)} for order #{payout.order_id} "
+                "was sent to your account.",
+                dedupe_key=f"payout-{payout.pk}-transferred",
+                order=payout.order,
+                url="/sell/earnings/",
+            )
+    return payout
+
+
+def payouts_transfer_drain(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Transfer every payout that is available, due for a retry, or stuck mid-transfer. Returns
+    how many were transferred."""
+    now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
+    ids = list(
+        Payout.objects.filter(
+            Q(status=Payout.Status.AVAILABLE)
+            | Q(status__in=[Payout.Status.FAILED, Payout.Status.TRANSFERRING], next_attempt_at__lte=now)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+    return sum(payout_transfer(payout_id=pk).status == Payout.Status.TRANSFERRED for pk in ids)
+
+
+# --- cancellation and refunds -------------------------------------------------------------------
+
+
+def _cancel_and_refund(
+    order: Order, milestones: list[OrderMilestone], *, actor: User | None, reason: str
+) -> Refund | None:
+    """On locked rows: cancel the milestones and owe their price back to the buyer (escrow ->
+    refunds payable), then send one refund after commit. None when nothing was cancelled."""
+    cancelled = states.cancel_locked(order, milestones, now=timezone.now(), actor=actor, reason=reason)
+    if not cancelled:
+        return None
+    amount = sum(m.price_minor for m in cancelled)
+    ids = sorted(m.pk for m in cancelled)
+    key = f"order-{order.pk}-refund-" + "-".join(map(str, ids))
+    ledger.post(
+        kind=K.MILESTONES_REFUNDED,
+        reference=f"{key}-owed",
+        currency=order.currency,
+        order=order,
+        legs=[(ledger.escrow(order.pk), amount), (ledger.refunds_payable(order.pk), -amount)],
+        memo=reason,
+    )
+    refund = Refund.objects.create(
+        order=order, amount_minor=amount, currency=order.currency, milestone_ids=ids, reason=reason, idempotency_key=key
+    )
+    from .tasks import refund_send_task
+
+    refund_send_task.delay_on_commit(refund.pk)
+    return refund
+
+
+def refund_send(*, refund_id: int) -> Refund:
+    """Send a refund to the provider (the same key on every retry) and record it. Safe to call
+    again."""
+    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    if refund.status == Refund.Status.SUCCEEDED:
+        return refund
+    payment = Payment.objects.get(order_id=refund.order_id)
+    try:
+        provider_id = gateway().create_refund(
+            payment_id=payment.provider_payment_id,
+            amount_minor=refund.amount_minor,
+            idempotency_key=refund.idempotency_key,
+        )
+    except Exception as exc:
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            attempts=refund.attempts + 1, last_error=str(exc)[:500]
+        )
+        raise
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=refund.order_id)
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status != Refund.Status.SUCCEEDED:
+            ledger.post(
+                kind=K.MILESTONES_REFUNDED,
+                reference=f"{refund.idempotency_key}-paid",
+                currency=refund.currency,
+                order=refund.order,
+                legs=[
+                    (ledger.refunds_payable(refund.order_id), refund.amount_minor),
+                    (ledger.PLATFORM_CASH, -refund.amount_minor),
+                ],
+                memo=provider_id,
+            )
+            refund.status = Refund.Status.SUCCEEDED
+            refund.provider_refund_id = provider_id
+            refund.save(update_fields=["status", "provider_refund_id"])
+            payment.refunded_minor += refund.amount_minor
+            payment.save(update_fields=["refunded_minor", "updated_at"])
+    return refund
+
+
+def pending_own_refunds(order_id: int) -> int:
+    """Refunds we asked the provider for but have not recorded: a charge.refunded event that
+    arrives first must not count them as refunds made elsewhere."""
+    total = Refund.objects.filter(order_id=order_id, status=Refund.Status.PENDING).aggregate(s=Sum("amount_minor"))
+    return total["s"] or 0
+
+
+def order_stop(*, order_id: int, buyer: User) -> Refund:
+    """The buyer stops the order after any accepted milestone: the milestones not started yet are
+    cancelled and refunded in one refund. No cancellation fee."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id, buyer=buyer).first()
+        if order is None:
+            raise NotFound("No such order.")
+        milestones = list(OrderMilestone.objects.select_for_update().filter(order=order).order_by("position"))
+        if not any(m.status == S.ACCEPTED for m in milestones):
+            raise InvalidTransition("You can stop the order once a milestone has been accepted.")
+        not_started = [m for m in milestones if m.status == S.LOCKED]
+        if not not_started:
+            raise InvalidTransition("Every milestone has started: nothing is left to stop.")
+        return _cancel_and_refund(order, not_started, actor=buyer, reason="the buyer stopped the order")
+
+
+def _current(order: Order) -> OrderMilestone | None:
+    return OrderMilestone.objects.select_for_update().filter(order=order, status__in=OrderMilestone.WORKING).first()
+
+
+def milestone_cancel_late(*, milestone_id: int, buyer: User) -> Refund:
+    """The seller is LATE_CANCEL_HOURS past the due date: the buyer may cancel the milestone in
+    progress alone; it and the milestones after it are cancelled and refunded."""
+    with transaction.atomic():
+        order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
+        if order.buyer_id != buyer.pk:
+            raise NotFound("No such milestone.")
+        late_after = (m.due_at or timezone.now()) + timedelta(hours=_rules()["LATE_CANCEL_HOURS"])
+        if m.status not in OrderMilestone.WORKING or timezone.now() < late_after:
+            raise InvalidTransition("You can cancel alone only when the seller is a day past the due date.")
+        rest = list(OrderMilestone.objects.select_for_update().filter(order=order, status=S.LOCKED))
+        return _cancel_and_refund(order, [m, *rest], actor=buyer, reason="seller late: cancelled by the buyer")
+
+
+def cancellation_request(*, milestone_id: int, user: User, reason: str) -> CancellationRequest:
+    """Either party asks to cancel the milestone in progress; the other has
+    CANCELLATION_ANSWER_HOURS to answer, else it is accepted automatically."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["Say why."]})
+    with transaction.atomic():
+        order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
+        if user.pk not in (order.buyer_id, order.seller_id) or order.status != Order.Status.ACTIVE:
+            raise NotFound("No such milestone.")
+        if m.status not in OrderMilestone.WORKING:
+            raise InvalidTransition("Only a milestone in progress can be cancelled by agreement.")
+        if CancellationRequest.objects.filter(milestone=m, status=CancellationRequest.Status.OPEN).exists():
+            raise InvalidTransition("A cancellation request for this milestone is already waiting for an answer.")
+        req = CancellationRequest.objects.create(
+            milestone=m,
+            requested_by=user,
+            reason=reason,
+            expires_at=timezone.now() + timedelta(hours=_rules()["CANCELLATION_ANSWER_HOURS"]),
+        )
+        other = order.seller if user.pk == order.buyer_id else order.buyer
+        notify(
+            user=other,
+            kind="cancellation_requested",
+            text=f"Order #{order.pk}: cancelling milestone {m.position + 1} was requested. Answer within "
+            f"{_rules()['CANCELLATION_ANSWER_HOURS']} hours, or it is accepted.",
+            dedupe_key=f"cancellation-{req.pk}",
+            order=order,
+            milestone=m,
+        )
+    return req
+
+
+def _close_request(
+    req: CancellationRequest, order: Order, m: OrderMilestone, *, accept: bool, by: User | None
+) -> Refund | None:
+    req.status = CancellationRequest.Status.ACCEPTED if accept else CancellationRequest.Status.DECLINED
+    req.answered_at, req.answered_by, req.auto_accepted = timezone.now(), by, by is None
+    req.save(update_fields=["status", "answered_at", "answered_by", "auto_accepted"])
+    if not accept:
+        return None
+    rest = list(OrderMilestone.objects.select_for_update().filter(order=order, status=S.LOCKED))
+    why = "cancelled by agreement" if by else "cancellation request not answered in time"
+    return _cancel_and_refund(order, [m, *rest], actor=by, reason=why)
+
+
+def cancellation_answer(*, request_id: int, user: User, accept: bool) -> CancellationRequest:
+    """The other party accepts (the milestone and those after it are cancelled and refunded) or
+    declines. Answering an answered request again is a no-op."""
+    m_id = CancellationRequest.objects.filter(pk=request_id).values_list("milestone_id", flat=True).first()
+    if m_id is None:
+        raise NotFound("No such request.")
+    with transaction.atomic():
+        order, m = states.lock_order_and_milestone(milestone_id=m_id)
+        req = CancellationRequest.objects.select_for_update().get(pk=request_id)
+        if user.pk not in (order.buyer_id, order.seller_id):
+            raise NotFound("No such request.")
+        if req.status != CancellationRequest.Status.OPEN:
+            return req
+        if req.requested_by_id == user.pk:
+            raise InvalidTransition("The other party answers this request.")
+        if accept and m.status not in OrderMilestone.WORKING:
+            raise InvalidTransition("This milestone is no longer in progress.")
+        _close_request(req, order, m, accept=accept, by=user)
+    return req
+
+
+def cancellation_requests_expire_sweep(*, now: datetime | None = None) -> int:
+    """Open requests past their answer time are accepted automatically. Returns how many."""
+    now = now or timezone.now()
+    done = 0
+    for req_id, m_id in CancellationRequest.objects.filter(
+        status=CancellationRequest.Status.OPEN, expires_at__lte=now
+    ).values_list("pk", "milestone_id")[: _rules()["SWEEP_BATCH"]]:
+        with transaction.atomic():
+            order, m = states.lock_order_and_milestone(milestone_id=m_id)
+            req = CancellationRequest.objects.select_for_update().get(pk=req_id)
+            if req.status != CancellationRequest.Status.OPEN:
+                continue
+            if m.status not in OrderMilestone.WORKING:  # delivered meanwhile: the request lapses
+                req.status = CancellationRequest.Status.WITHDRAWN
+                req.save(update_fields=["status"])
+                continue
+            _close_request(req, order, m, accept=True, by=None)
+            done += 1
+    return done
