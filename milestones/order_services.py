@@ -19,6 +19,7 @@ from marketplace.exceptions import ValidationFailed
 
 from .exceptions import InvalidTransition, OrderRefused
 from .models import GigMilestone, Order, OrderEvent, OrderMilestone
+from .notifications import notify_parties
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,12 @@ def order_activate(*, order_id: int, reason: str) -> tuple[Order, bool]:
             to_status=OrderMilestone.Status.IN_PROGRESS,
             reason="order paid",
         )
+    notify_parties(
+        order=order,
+        kind="order_funded",
+        key=f"order-{order.pk}-funded",
+        text=f"Order #{order.pk} is paid and in escrow; milestone 1 has started.",
+    )
     return order, True
 
 
