@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
@@ -18,10 +16,11 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("payments/webhooks/", include("payments.webhook_urls")),
     path("sell/payments/", include("payments.connect_urls")),
+    path("notifications/", include("milestones.notification_urls")),
     path("", include("payments.urls")),
     path("", include("milestones.workspace_urls")),
     path("", include("milestones.urls")),  # before gigs: it serves the editor's Description & FAQ step
     path("", include("gigs.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files (deliveries, message attachments) are private to an order's parties: they are
+# served only through views that check the viewer, never from a public /media/ URL, even in DEBUG.

@@ -31,6 +31,7 @@ from marketplace.exceptions import DomainError, NotFound, ValidationFailed
 
 from . import workspace_selectors as selectors
 from .models import MessageAttachment, MilestoneNote, Order, OrderMessage, OrderMilestone, Task, TeamMember
+from .notifications import notify
 
 TASK_TITLE_MAX = Task._meta.get_field("title").max_length
 TASKS_PER_MILESTONE_MAX = 100
@@ -87,7 +88,9 @@ def team_invite(*, seller: User, identifier: str) -> TeamMember:
         with transaction.atomic():
             row = TeamMember.objects.select_for_update().filter(seller=seller, member=member).first()
             if row is None:
-                return TeamMember.objects.create(seller=seller, member=member)
+                row = TeamMember.objects.create(seller=seller, member=member)
+                _tell_invited(row, seller)
+                return row
             if row.status == TeamMember.Status.ACTIVE:
                 raise AlreadyInTeam(f"{member.username} is already in your team.", field="identifier")
             if row.status == TeamMember.Status.INVITED:
@@ -95,10 +98,21 @@ def team_invite(*, seller: User, identifier: str) -> TeamMember:
             row.status = TeamMember.Status.INVITED
             row.created_at = timezone.now()
             row.save(update_fields=["status", "created_at"])
+            _tell_invited(row, seller)
             return row
     except IntegrityError:
         # Two invitations of the same person at once: the other request created the row.
         raise AlreadyInTeam(f"{member.username} is already invited.", field="identifier") from None
+
+
+def _tell_invited(row: TeamMember, seller: User) -> None:
+    notify(
+        user=row.member,
+        kind="team_invitation",
+        text=f"{seller.username} invited you to their team.",
+        dedupe_key=f"team-{row.pk}-invited-{row.created_at:%s}",
+        url="/sell/team/",
+    )
 
 
 def _own_invitation(member: User, team_member_id: int) -> TeamMember:
@@ -423,6 +437,16 @@ def message_post(*, user: User, order_id: int, body: str, files: list[UploadedFi
                 size=f.size,
                 # Guessed from the name, never the browser's claim: downloads are served with it.
                 content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            )
+        order = access.order
+        for recipient_id in {order.buyer_id, order.seller_id} - {user.pk}:
+            notify(
+                user=User.objects.get(pk=recipient_id),
+                kind="message",
+                text=f"New message on order #{order.pk} from {user.username}.",
+                dedupe_key=f"message-{message.pk}-to-{recipient_id}",
+                order=order,
+                url=f"/orders/{order.pk}/workspace/",
             )
         return message
 
