@@ -1,12 +1,23 @@
 from django import forms
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
 from gigs.admin import GigAdmin
 from gigs.models import Gig
 from marketplace.money import format_money
 
 from . import services
-from .models import GigMilestone, GigMilestonePackage, MilestoneTemplate, Order, OrderEvent, OrderMilestone
+from .models import (
+    CancellationRequest,
+    Delivery,
+    GigMilestone,
+    GigMilestonePackage,
+    MilestoneTemplate,
+    Order,
+    OrderEvent,
+    OrderMilestone,
+    RevisionRequest,
+)
 
 
 class MilestoneTemplateAdminForm(forms.ModelForm):
@@ -98,7 +109,23 @@ class OrderMilestoneInline(admin.TabularInline):
     model = OrderMilestone
     extra = 0
     can_delete = False
-    fields = ["position", "name", "price", "delivery_days", "revisions", "video_call", "status", "started_at", "due_at"]
+    fields = [
+        "position",
+        "name",
+        "price",
+        "delivery_days",
+        "revisions",
+        "revisions_used",
+        "video_call",
+        "status",
+        "started_at",
+        "due_at",
+        "delivered_at",
+        "review_deadline",
+        "accepted_at",
+        "auto_accepted",
+        "cancelled_at",
+    ]
     readonly_fields = fields
     ordering = ["position"]
 
@@ -130,6 +157,17 @@ class OrderEventInline(admin.TabularInline):
 
 
 ORDER_MONEY_FIELDS = ["subtotal", "service_fee", "small_order_fee", "total", "commission_bps"]
+ORDER_LIFECYCLE_FIELDS = ["deliveries", "revision_requests", "cancellation_requests"]
+
+
+def _list(rows, fmt: str, args) -> str:
+    if not rows:
+        return "—"
+    return format_html("<ul>{}</ul>", format_html_join("", "<li>" + fmt + "</li>", (args(r) for r in rows)))
+
+
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
 
 
 @admin.register(Order)
@@ -147,6 +185,7 @@ class OrderAdmin(admin.ModelAdmin):
         (None, {"fields": ["status", "buyer", "seller", "gig", "gig_title", "package_tier", "package_name"]}),
         ("Money", {"fields": ["currency", *ORDER_MONEY_FIELDS, "milestone_payments"]}),
         ("Checkout", {"fields": ["checkout_token", "requirements", "created_at", "expires_at", "paid_at"]}),
+        ("Deliveries and requests", {"fields": ORDER_LIFECYCLE_FIELDS}),
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -176,3 +215,53 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="Total", ordering="total_minor")
     def total(self, obj):
         return format_money(obj.total_minor, obj.currency)
+
+    # The lifecycle's rows hang off the milestones (no inline can reach them): listed read-only.
+    # Files are named, not linked: downloads are for the order's parties only.
+
+    @admin.display(description="Deliveries")
+    def deliveries(self, obj):
+        rows = (
+            Delivery.objects.filter(milestone__order=obj)
+            .select_related("milestone")
+            .prefetch_related("files")
+            .order_by("created_at", "id")
+        )
+        return _list(
+            rows,
+            "Milestone {} · {} · {} <em>({})</em>",
+            lambda d: (
+                d.milestone.position + 1,
+                _when(d.created_at),
+                d.message[:300],
+                ", ".join(f"{f.name} ({f.size} B)" for f in d.files.all()) or "no files",
+            ),
+        )
+
+    @admin.display(description="Revision requests")
+    def revision_requests(self, obj):
+        rows = RevisionRequest.objects.filter(milestone__order=obj).select_related("milestone").order_by("created_at")
+        return _list(
+            rows, "Milestone {} · {} · {}", lambda r: (r.milestone.position + 1, _when(r.created_at), r.reason[:300])
+        )
+
+    @admin.display(description="Cancellation requests")
+    def cancellation_requests(self, obj):
+        rows = (
+            CancellationRequest.objects.filter(milestone__order=obj)
+            .select_related("milestone")
+            .order_by("created_at", "id")
+        )
+        return _list(
+            rows,
+            "Milestone {} · asked by the {} {} · {} · <strong>{}</strong>{} · expires {}",
+            lambda r: (
+                r.milestone.position + 1,
+                "buyer" if r.requested_by_id == obj.buyer_id else "seller",
+                _when(r.created_at),
+                r.reason[:300],
+                r.get_status_display(),
+                " (automatically)" if r.auto_accepted else "",
+                _when(r.expires_at),
+            ),
+        )

@@ -1,14 +1,15 @@
-"""Admin for money: every order with its payment and escrow, payments, the ledger, the provider
-inbox and receipts. All read-only: money moves only through payments.services."""
+"""Admin for money: every order with its payment, escrow, payouts and refunds, payments, the
+ledger, the provider inbox, receipts, payouts (with "Retry transfer now") and refunds. All
+read-only: money moves only through payments.services and payments.lifecycle."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from marketplace.money import format_money
 from milestones.admin import OrderAdmin
 from milestones.models import Order
 
-from . import ledger
-from .models import LedgerEntry, LedgerTransaction, Payment, Receipt, WebhookEvent
+from . import ledger, lifecycle
+from .models import LedgerEntry, LedgerTransaction, Payment, Payout, Receipt, Refund, WebhookEvent
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -68,14 +69,48 @@ class LedgerTransactionInline(ReadOnlyInline):
         return "; ".join(f"{e.account} {e.amount_minor:+d} {e.currency}" for e in obj.entries.all())
 
 
+class MoneyColumns:
+    """amount / gross / commission of a payout or refund, formatted with its currency."""
+
+    @admin.display(description="Amount", ordering="amount_minor")
+    def amount(self, obj):
+        return format_money(obj.amount_minor, obj.currency)
+
+    @admin.display(description="Price")
+    def gross(self, obj):
+        return format_money(obj.gross_minor, obj.currency)
+
+    @admin.display(description="Commission")
+    def commission(self, obj):
+        return format_money(obj.commission_minor, obj.currency)
+
+
+class PayoutInline(MoneyColumns, ReadOnlyInline):
+    model = Payout
+    fields = ["milestone", "status", "gross", "commission", "amount", "clears_at", "transferred_at", "last_error"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("milestone")
+
+
+class RefundInline(MoneyColumns, ReadOnlyInline):
+    model = Refund
+    fields = ["created_at", "amount", "milestone_ids", "reason", "status", "provider_refund_id", "last_error"]
+    readonly_fields = fields
+    show_change_link = True
+
+
 admin.site.unregister(Order)
 
 
 @admin.register(Order)
 class OrderWithMoneyAdmin(OrderAdmin):
-    """The order with its payment, what escrow holds for it, and its ledger postings."""
+    """The order with its payment, what escrow holds for it, its payouts and refunds, and its
+    ledger postings."""
 
-    inlines = [PaymentInline, *OrderAdmin.inlines, LedgerTransactionInline]
+    inlines = [PaymentInline, *OrderAdmin.inlines, PayoutInline, RefundInline, LedgerTransactionInline]
     fieldsets = [
         *OrderAdmin.fieldsets[:1],
         (OrderAdmin.fieldsets[1][0], {"fields": [*OrderAdmin.fieldsets[1][1]["fields"], "escrow_held"]}),
@@ -150,4 +185,109 @@ class ReceiptAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "=order__id"]
     list_select_related = ["order"]
     readonly_fields = ["number", "order", "issued_at"]
+    fields = readonly_fields
+
+
+@admin.register(Payout)
+class PayoutAdmin(MoneyColumns, ReadOnlyAdmin):
+    """Released milestones' money for sellers. Those failing for over PAYOUT_RECONCILE_HOURS are
+    flagged "needs reconciliation": compare with the provider, then retry."""
+
+    list_display = [
+        "id",
+        "seller",
+        "order",
+        "milestone",
+        "amount",
+        "status",
+        "clears_at",
+        "attempts",
+        "needs_reconciliation",
+        "transferred_at",
+    ]
+    list_filter = ["status", "needs_reconciliation", "currency"]
+    search_fields = ["=id", "=order__id", "seller__username", "seller__email", "transfer_id"]
+    list_select_related = ["seller", "order", "milestone"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "order",
+        "milestone",
+        "seller",
+        "status",
+        "gross",
+        "commission",
+        "amount",
+        "currency",
+        "clears_at",
+        "transfer_id",
+        "transferred_at",
+        "attempts",
+        "next_attempt_at",
+        "first_failed_at",
+        "last_error",
+        "needs_reconciliation",
+        "created_at",
+    ]
+    fields = readonly_fields
+    actions = ["retry_transfer"]
+
+    def has_retry_permission(self, request) -> bool:
+        # The pages stay read-only; retrying calls the service, for those who may manage payouts.
+        return request.user.has_perm("payments.change_payout")
+
+    @admin.action(description="Retry transfer now", permissions=["retry"])
+    def retry_transfer(self, request, queryset):
+        """payments.lifecycle.payout_transfer for each selected payout: it transfers what is
+        available or due for a retry and leaves the rest (pending clearance, transferred, or
+        failed with its next retry still ahead) as they are."""
+        sent, failed, untouched = [], [], []
+        for payout in queryset.order_by("pk"):
+            before = payout.status
+            after = lifecycle.payout_transfer(payout_id=payout.pk)
+            if after.status == Payout.Status.TRANSFERRED and before != Payout.Status.TRANSFERRED:
+                sent.append(after)
+            elif after.status == Payout.Status.FAILED and after.attempts > payout.attempts:
+                failed.append(after)
+            else:
+                untouched.append(after)
+        if sent:
+            self.message_user(
+                request,
+                f"Transferred: {', '.join(f'payout {p.pk} ({p.transfer_id})' for p in sent)}.",
+                messages.SUCCESS,
+            )
+        for p in failed:
+            self.message_user(request, f"Payout {p.pk} failed again: {p.last_error}", messages.ERROR)
+        for p in untouched:
+            why = {
+                Payout.Status.PENDING_CLEARANCE: f"pending clearance until {p.clears_at:%Y-%m-%d %H:%M}",
+                Payout.Status.TRANSFERRED: "already transferred",
+                Payout.Status.FAILED: f"next retry not before {p.next_attempt_at:%Y-%m-%d %H:%M}"
+                if p.next_attempt_at
+                else "failed",
+                Payout.Status.TRANSFERRING: "a transfer is under way",
+            }.get(p.status, p.get_status_display())
+            self.message_user(request, f"Payout {p.pk} not sent: {why}.", messages.WARNING)
+
+
+@admin.register(Refund)
+class RefundAdmin(MoneyColumns, ReadOnlyAdmin):
+    list_display = ["id", "order", "amount", "milestone_ids", "status", "attempts", "reason", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["=id", "=order__id", "order__buyer__username", "provider_refund_id", "idempotency_key"]
+    list_select_related = ["order"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "order",
+        "amount",
+        "currency",
+        "milestone_ids",
+        "reason",
+        "status",
+        "idempotency_key",
+        "provider_refund_id",
+        "attempts",
+        "last_error",
+        "created_at",
+    ]
     fields = readonly_fields

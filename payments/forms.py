@@ -1,9 +1,11 @@
-"""Checkout and the local provider's card page. Forms check the shape of the input; the services
-check the rules (required answers, who may order what) and compute every amount."""
+"""Checkout, the local provider's card page and the milestone actions of the order page. Forms
+check the shape of the input; the services check the rules (required answers, who may order what,
+who may act on a milestone now) and compute every amount."""
 
 import uuid
 
 from django import forms
+from django.conf import settings
 
 from marketplace.exceptions import ValidationFailed
 
@@ -91,3 +93,90 @@ class CardForm(forms.Form):
         if not 12 <= len(digits) <= 19:
             raise forms.ValidationError("Enter the card number: 12 to 19 digits.")
         return digits
+
+
+# --- the milestone lifecycle on the order page ------------------------------------------------------
+# Each form checks only the shape of one action's input; milestones.lifecycle and payments.lifecycle
+# check who may act, the state, the revision allowance and the upload limits (and say why not).
+
+DELIVERY_MESSAGE_MAX = 5000
+REASON_MAX = 2000
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of files (none included). Count, size and type limits are the service's
+    (settings UPLOAD_*), so the page and the API give the same answer."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        cleaned = []
+        for f in data if isinstance(data, list | tuple) else [data]:
+            if f:
+                cleaned.append(super().clean(f, initial))
+        return cleaned
+
+
+class ApplyServiceErrors:
+    def apply_service_errors(self, errors: dict[str, list[str]]) -> None:
+        """A service's field errors next to their field; any other key on the form."""
+        for key, messages in errors.items():
+            for message in messages:
+                self.add_error(key if key in self.fields else None, message)
+
+
+class ActionForm(ApplyServiceErrors, forms.Form):
+    """An action without input (accept, answer a request): the button is the whole form."""
+
+
+class DeliverForm(ApplyServiceErrors, forms.Form):
+    message = forms.CharField(
+        label="Message to the buyer",
+        max_length=DELIVERY_MESSAGE_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you deliver and anything the buyer should know.",
+    )
+    files = MultipleFileField(label="Files")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        rules = settings.MARKETPLACE
+        self.fields["files"].help_text = (
+            f"Up to {rules['UPLOAD_MAX_FILES']} files, {rules['UPLOAD_MAX_BYTES'] // (1024 * 1024)} MB each: "
+            + ", ".join(rules["UPLOAD_EXTENSIONS"])
+            + "."
+        )
+
+
+class RevisionForm(ApplyServiceErrors, forms.Form):
+    reason = forms.CharField(
+        label="What should change?",
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class CancellationRequestForm(ApplyServiceErrors, forms.Form):
+    reason = forms.CharField(
+        label="Why cancel this milestone?",
+        max_length=REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ConfirmForm(ApplyServiceErrors, forms.Form):
+    """A money action that cannot be undone: the box states what happens (set by the page)."""
+
+    confirm = forms.BooleanField(label="I understand", error_messages={"required": "Tick the box to confirm."})
+
+    def __init__(self, *args, label: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        if label:
+            self.fields["confirm"].label = label

@@ -3,16 +3,18 @@ its seller only (anyone else gets NotFound, never a hint that it exists). Lists 
 of queries however many orders a page holds."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 
 from gigs.models import User
 from marketplace.exceptions import NotFound
-from milestones.models import Order, OrderMilestone
+from milestones.models import CancellationRequest, Delivery, DeliveryFile, Order, OrderMilestone, RevisionRequest
 
 from . import ledger
 from .fees import seller_commission
-from .models import Payment, Receipt
+from .models import Payment, Payout, Receipt, Refund
 
 BUYER = "buyer"
 SELLER = "seller"
@@ -22,7 +24,8 @@ ROLES = (BUYER, SELLER)
 
 
 def _ordered_milestones() -> Prefetch:
-    return Prefetch("milestones", queryset=OrderMilestone.objects.order_by("position"))
+    # The payout (one per released milestone) rides along in the same query.
+    return Prefetch("milestones", queryset=OrderMilestone.objects.select_related("payout").order_by("position"))
 
 
 def _with_parties_and_money() -> QuerySet[Order]:
@@ -147,3 +150,208 @@ def milestone_escrow_state(order: Order, milestone: OrderMilestone) -> str:
     if milestone.status == OrderMilestone.Status.SPLIT:
         return "split"
     return escrow_state(order)
+
+
+# --- the milestone lifecycle as the order page and the API show it ------------------------------------
+
+MS = OrderMilestone.Status
+# Where a milestone can be cancelled by agreement (payments.lifecycle.cancellation_request).
+CANCELLABLE_BY_AGREEMENT = OrderMilestone.WORKING
+
+# What the viewer may do now (the services decide again under their locks; the page only offers
+# the forms that can succeed).
+DELIVER = "deliver"
+ACCEPT = "accept"
+REVISE = "revise"
+ASK_CANCEL = "ask_cancel"
+ANSWER_CANCEL = "answer_cancel"
+CANCEL_LATE = "cancel_late"
+
+
+def milestone_payout(milestone: OrderMilestone) -> Payout | None:
+    """The milestone's payout once released (select_related by the order selectors: no query)."""
+    try:
+        return milestone.payout
+    except Payout.DoesNotExist:
+        return None
+
+
+def order_get_with_lifecycle(*, user: User, pk: int) -> Order:
+    """order_get_for_party, with each milestone's deliveries (and their files), revision requests
+    and cancellation requests prefetched, and the order's refunds in `order.refund_list`: a fixed
+    number of queries however many of them there are. NotFound for anyone but the parties."""
+    order = order_get_for_party(user=user, pk=pk)
+    prefetch_related_objects(
+        list(order.milestones.all()),
+        Prefetch(
+            "deliveries",
+            queryset=Delivery.objects.order_by("created_at", "id").prefetch_related(
+                Prefetch("files", queryset=DeliveryFile.objects.order_by("id"))
+            ),
+        ),
+        Prefetch("revision_requests", queryset=RevisionRequest.objects.order_by("created_at", "id")),
+        Prefetch("cancellation_requests", queryset=CancellationRequest.objects.order_by("created_at", "id")),
+    )
+    order.refund_list = list(Refund.objects.filter(order=order).order_by("created_at", "id"))
+    return order
+
+
+def milestone_refund(order: Order, milestone: OrderMilestone) -> Refund | None:
+    """The refund that gave the milestone's price back (from order_get_with_lifecycle)."""
+    return next((r for r in getattr(order, "refund_list", []) if milestone.pk in r.milestone_ids), None)
+
+
+def open_cancellation_request(milestone: OrderMilestone) -> CancellationRequest | None:
+    return next((r for r in milestone.cancellation_requests.all() if r.status == CancellationRequest.Status.OPEN), None)
+
+
+def late_after(milestone: OrderMilestone) -> datetime | None:
+    """When the buyer may cancel a milestone in progress alone (payments.lifecycle.milestone_cancel_late)."""
+    if milestone.due_at is None:
+        return None
+    return milestone.due_at + timedelta(hours=settings.MARKETPLACE["LATE_CANCEL_HOURS"])
+
+
+def milestone_actions(order: Order, milestone: OrderMilestone, *, user: User, now: datetime) -> frozenset[str]:
+    """The actions `user` may take on the milestone now, mirroring the services' rules."""
+    if order.status != Order.Status.ACTIVE:
+        return frozenset()
+    is_buyer, is_seller = user.pk == order.buyer_id, user.pk == order.seller_id
+    working = milestone.status in OrderMilestone.WORKING
+    actions = set()
+    if is_seller and working:
+        actions.add(DELIVER)
+    if is_buyer and milestone.status == MS.DELIVERED:
+        actions.add(ACCEPT)
+        if milestone.revisions_left:
+            actions.add(REVISE)
+    request = open_cancellation_request(milestone)
+    if (is_buyer or is_seller) and milestone.status in CANCELLABLE_BY_AGREEMENT and request is None:
+        actions.add(ASK_CANCEL)
+    # A milestone delivered while the request waited can still have it declined (not accepted).
+    answerable = milestone.status in OrderMilestone.WORKING or milestone.status == MS.DELIVERED
+    if request is not None and answerable and request.requested_by_id != user.pk:
+        actions.add(ANSWER_CANCEL)
+    late = late_after(milestone)
+    if is_buyer and working and late is not None and now >= late:
+        actions.add(CANCEL_LATE)
+    return frozenset(actions)
+
+
+@dataclass(frozen=True)
+class StopOffer:
+    """What stopping the order would cancel and refund (payments.lifecycle.order_stop)."""
+
+    milestones: list[OrderMilestone]
+    refund_minor: int
+
+    @property
+    def positions(self) -> str:
+        numbers = [str(m.position + 1) for m in self.milestones]
+        return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+
+
+def order_stop_offer(order: Order, *, user: User) -> StopOffer | None:
+    """For the buyer of an active order with an accepted milestone and milestones not started."""
+    if user.pk != order.buyer_id or order.status != Order.Status.ACTIVE:
+        return None
+    milestones = list(order.milestones.all())
+    not_started = [m for m in milestones if m.status == MS.LOCKED]
+    if not not_started or not any(m.status == MS.ACCEPTED for m in milestones):
+        return None
+    return StopOffer(not_started, sum(m.price_minor for m in not_started))
+
+
+@dataclass(frozen=True)
+class MoneySummary:
+    held_minor: int
+    released_minor: int
+    refunded_minor: int
+
+
+def order_money_summary(order: Order) -> MoneySummary:
+    """The milestones' prices by where their money is: held, released to the seller, refunded."""
+    held = released = refunded = 0
+    if order.paid_at is not None:
+        for m in order.milestones.all():
+            if m.status in OrderMilestone.UNRELEASED or m.status == MS.DISPUTED:
+                held += m.price_minor
+            elif m.status == MS.ACCEPTED:
+                released += m.price_minor
+            elif m.status == MS.CANCELLED:
+                refunded += m.price_minor
+    return MoneySummary(held, released, refunded)
+
+
+# --- seller earnings --------------------------------------------------------------------------------
+
+# Cleared money on its way to the seller: a transfer under way or failed and being retried. The
+# earnings page counts it as available (it has cleared) and says it is in transit.
+IN_TRANSIT = (Payout.Status.TRANSFERRING, Payout.Status.FAILED)
+
+
+@dataclass
+class EarningsTotals:
+    """One currency's totals: money in escrow for the seller's active orders (before commission),
+    then released money by payout status, and the commission taken on release."""
+
+    currency: str
+    in_escrow_minor: int = 0
+    pending_minor: int = 0
+    available_minor: int = 0
+    in_transit_minor: int = 0
+    transferred_minor: int = 0
+    released_gross_minor: int = 0
+    commission_minor: int = 0
+    payouts: int = 0
+    failed: int = 0
+
+
+def earnings_totals_for_seller(*, seller: User) -> list[EarningsTotals]:
+    """The seller's totals per currency, in two aggregate queries."""
+    totals: dict[str, EarningsTotals] = {}
+    rows = (
+        Payout.objects.filter(seller=seller)
+        .values("currency", "status")
+        .annotate(
+            amount=Sum("amount_minor"), gross=Sum("gross_minor"), commission=Sum("commission_minor"), n=Count("id")
+        )
+        .order_by()
+    )
+    for row in rows:
+        t = totals.setdefault(row["currency"], EarningsTotals(row["currency"]))
+        status = row["status"]
+        if status == Payout.Status.PENDING_CLEARANCE:
+            t.pending_minor += row["amount"]
+        elif status == Payout.Status.TRANSFERRED:
+            t.transferred_minor += row["amount"]
+        else:
+            t.available_minor += row["amount"]
+            if status in IN_TRANSIT:
+                t.in_transit_minor += row["amount"]
+            if status == Payout.Status.FAILED:
+                t.failed += row["n"]
+        t.released_gross_minor += row["gross"]
+        t.commission_minor += row["commission"]
+        t.payouts += row["n"]
+    held = (
+        OrderMilestone.objects.filter(
+            order__seller=seller,
+            order__status=Order.Status.ACTIVE,
+            status__in=OrderMilestone.UNRELEASED | {MS.DISPUTED},
+        )
+        .values("order__currency")
+        .annotate(amount=Sum("price_minor"))
+        .order_by()
+    )
+    for row in held:
+        totals.setdefault(row["order__currency"], EarningsTotals(row["order__currency"])).in_escrow_minor += row[
+            "amount"
+        ]
+    return sorted(totals.values(), key=lambda t: t.currency)
+
+
+def payout_list_for_seller(*, seller: User) -> QuerySet[Payout]:
+    """The seller's payouts (one per released milestone), newest first, with their order and
+    milestone: one query per page."""
+    return Payout.objects.filter(seller=seller).select_related("order", "milestone").order_by("-created_at", "-id")

@@ -1,32 +1,40 @@
 """Checkout and order pages: checkout, the pay step (the local provider's card page or Stripe's
-Payment Element), the order page, the receipt, and the buyer's and seller's order lists.
+Payment Element), the order page with the milestone actions (deliver, accept, revise, cancel,
+stop), delivery file downloads, the receipt, the buyer's and seller's order lists, and the
+seller's earnings.
 
-Every write goes through payments.services (which calls milestones.order_services); amounts are
-computed on the server. Someone else's order is a 404, never a hint that it exists.
+Every write goes through the services (payments.services, payments.lifecycle, milestones.lifecycle);
+amounts are computed on the server. Someone else's order, milestone or file is a 404, never a hint
+that it exists. A refused action changes nothing: a domain error comes back as a message on the
+order page, an input error next to its field.
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
 from gigs import selectors as gig_selectors
 from gigs.models import Package
 from marketplace.exceptions import DomainError, NotFound, ValidationFailed
 from marketplace.money import format_money
+from milestones import lifecycle as milestone_lifecycle
 from milestones.exceptions import OrderRefused
-from milestones.models import Order
+from milestones.models import CancellationRequest, DeliveryFile, Order, OrderMilestone
 from milestones.order_services import order_quote
 
-from . import ledger, selectors, services
+from . import ledger, lifecycle, selectors, services
 from .exceptions import PaymentRefused, ProviderUnavailable
 from .fees import order_fees
-from .forms import CardForm, CheckoutForm
+from .forms import ActionForm, CancellationRequestForm, CardForm, CheckoutForm, ConfirmForm, DeliverForm, RevisionForm
 from .gateways import gateway
 from .models import Payment
 
@@ -39,10 +47,13 @@ LOCAL = "local"
 PROVIDER_PAID = ("succeeded", "processing")
 
 
-def _order_or_404(request, pk: int, *, buyer_only: bool = False) -> Order:
+def _order_or_404(request, pk: int, *, buyer_only: bool = False, full: bool = False) -> Order:
+    """The order for its parties (or its buyer only); `full` adds deliveries, requests and refunds."""
     try:
         if buyer_only:
             return selectors.order_get_for_buyer(user=request.user, pk=pk)
+        if full:
+            return selectors.order_get_with_lifecycle(user=request.user, pk=pk)
         return selectors.order_get_for_party(user=request.user, pk=pk)
     except NotFound as exc:
         raise Http404(exc.message) from exc
@@ -221,11 +232,50 @@ def _local_card_page(request, order: Order, payment: Payment, context: dict):
 
 @login_required
 def order_detail(request, pk: int):
-    """The order for its buyer or its seller: milestones and where their money stands, the
-    payment, the answers, and the fees (the buyer's) or the amounts after commission (the
-    seller's). Refreshes itself while a payment is being processed."""
-    order = _order_or_404(request, pk)
-    is_buyer = order.buyer_id == request.user.pk
+    """The order for its buyer or its seller: milestones and where their money stands, what the
+    viewer may do on each now, deliveries and requests, the payment, the answers, and the fees
+    (the buyer's) or the amounts after commission (the seller's). Refreshes itself while a
+    payment is being processed."""
+    order = _order_or_404(request, pk, full=True)
+    return _order_page(request, order)
+
+
+def _stop_label(offer: selectors.StopOffer, currency: str) -> str:
+    amount = format_money(offer.refund_minor, currency)
+    word = "Milestone" if len(offer.milestones) == 1 else "Milestones"
+    return (
+        f"I understand: {word.lower()} {offer.positions} {'is' if len(offer.milestones) == 1 else 'are'} "
+        f"cancelled and {amount} is refunded to me. This cannot be undone."
+    )
+
+
+def _late_label(order: Order, milestone: OrderMilestone) -> str:
+    rest = [m for m in order.milestones.all() if m.status == OrderMilestone.Status.LOCKED]
+    amount = format_money(milestone.price_minor + sum(m.price_minor for m in rest), order.currency)
+    what = "this milestone and the ones after it are" if rest else "this milestone is"
+    return f"I understand: {what} cancelled and {amount} is refunded to me."
+
+
+# Where an open cancellation request is still shown with its answer buttons (a milestone
+# delivered meanwhile can only be declined).
+ANSWERABLE = OrderMilestone.WORKING | {OrderMilestone.Status.DELIVERED}
+
+
+def _history(milestone: OrderMilestone) -> list[dict]:
+    """Deliveries and revision requests in the order they happened, deliveries numbered."""
+    items = [{"kind": "delivery", "obj": d, "n": i} for i, d in enumerate(milestone.deliveries.all(), 1)]
+    items += [{"kind": "revision", "obj": r} for r in milestone.revision_requests.all()]
+    return sorted(items, key=lambda item: (item["obj"].created_at, item["kind"] == "revision"))
+
+
+def _order_page(request, order: Order, *, bound: dict | None = None):
+    """Render the order page; `bound` holds a form that came back with errors, keyed by (action,
+    milestone id), shown in place of the empty one. A form the page no longer offers (the state
+    changed meanwhile) has its errors shown as messages instead."""
+    bound = bound or {}
+    shown: set = set()
+    user = request.user
+    is_buyer = order.buyer_id == user.pk
     payment = selectors.order_payment(order)
     processing = False
     if order.status == Order.Status.PENDING_PAYMENT and payment is not None and is_buyer:
@@ -234,6 +284,62 @@ def order_detail(request, pk: int):
         processing = payment.status in PROVIDER_PAID or _provider_status(payment) in PROVIDER_PAID
     milestones = list(order.milestones.all())
     seller_lines = selectors.seller_lines(order) if not is_buyer else []
+    now = timezone.now()
+
+    def form(action: str, m: OrderMilestone, cls, **kwargs):
+        shown.add((action, m.pk))
+        return bound.get((action, m.pk)) or cls(auto_id=f"{action}-{m.pk}-%s", **kwargs)
+
+    rows = []
+    for i, m in enumerate(milestones):
+        actions = selectors.milestone_actions(order, m, user=user, now=now)
+        request_open = selectors.open_cancellation_request(m)
+        if request_open is not None and (order.status != Order.Status.ACTIVE or m.status not in ANSWERABLE):
+            # Left open on a milestone that ended another way; the expiry sweep withdraws it.
+            request_open = None
+        rows.append(
+            {
+                "milestone": m,
+                "number": m.position + 1,
+                "escrow": selectors.milestone_escrow_state(order, m),
+                "payout": selectors.milestone_payout(m),
+                "refund": selectors.milestone_refund(order, m),
+                "line": seller_lines[i] if seller_lines else None,
+                "actions": actions,
+                "open_request": request_open,
+                "request_mine": request_open is not None and request_open.requested_by_id == user.pk,
+                "past_requests": [
+                    r for r in m.cancellation_requests.all() if r.status != CancellationRequest.Status.OPEN
+                ],
+                "late_after": selectors.late_after(m),
+                "history": _history(m),
+                "starts_next": any(o.status == OrderMilestone.Status.LOCKED for o in milestones[i + 1 :]),
+                "deliver_form": form(selectors.DELIVER, m, DeliverForm) if selectors.DELIVER in actions else None,
+                "revise_form": form(selectors.REVISE, m, RevisionForm) if selectors.REVISE in actions else None,
+                "cancel_form": (
+                    form(selectors.ASK_CANCEL, m, CancellationRequestForm) if selectors.ASK_CANCEL in actions else None
+                ),
+                "late_form": (
+                    form(selectors.CANCEL_LATE, m, ConfirmForm, label=_late_label(order, m))
+                    if selectors.CANCEL_LATE in actions
+                    else None
+                ),
+            }
+        )
+    stop = selectors.order_stop_offer(order, user=user)
+    stop_form = None
+    if stop is not None:
+        shown.add(("stop", order.pk))
+        stop_form = bound.get(("stop", order.pk)) or ConfirmForm(
+            auto_id="stop-%s", label=_stop_label(stop, order.currency)
+        )
+    hidden = [f for key, f in bound.items() if key not in shown]
+    if hidden:
+        for f in hidden:
+            for errors in f.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+        return _back(order)
     return render(
         request,
         "payments/order_detail.html",
@@ -243,22 +349,215 @@ def order_detail(request, pk: int):
             "payment": payment,
             "receipt": selectors.order_receipt(order),
             "processing": processing,
-            "rows": [
-                {
-                    "milestone": m,
-                    "escrow": selectors.milestone_escrow_state(order, m),
-                    "line": seller_lines[i] if seller_lines else None,
-                }
-                for i, m in enumerate(milestones)
-            ],
+            "rows": rows,
+            "stop": stop,
+            "stop_form": stop_form,
+            "summary": selectors.order_money_summary(order),
             "escrow_state": selectors.escrow_state(order),
             "escrow_minor": ledger.escrow_balance(order),
             "fee_rows": _fee_rows(order),
             "commission_minor": sum(line.commission_minor for line in seller_lines),
             "seller_net_minor": sum(line.net_minor for line in seller_lines),
             "commission_percent": order.commission_bps / 100,
+            "review_days": settings.MARKETPLACE["REVIEW_DAYS"],
+            "late_hours": settings.MARKETPLACE["LATE_CANCEL_HOURS"],
+            "answer_hours": settings.MARKETPLACE["CANCELLATION_ANSWER_HOURS"],
         },
     )
+
+
+# --- milestone actions: small POST forms of the order page ----------------------------------------
+
+
+def _milestone_or_404(request, pk: int, milestone_id: int) -> tuple[Order, OrderMilestone]:
+    """The order (for its parties only) and one of its milestones; 404 otherwise."""
+    order = _order_or_404(request, pk, full=True)
+    milestone = next((m for m in order.milestones.all() if m.pk == milestone_id), None)
+    if milestone is None:
+        raise Http404("No such milestone.")
+    return order, milestone
+
+
+def _back(order: Order, milestone: OrderMilestone | None = None):
+    anchor = f"#milestone-{milestone.position + 1}" if milestone is not None else ""
+    return redirect(reverse("order-detail", args=[order.pk]) + anchor)
+
+
+def _perform(request, order: Order, key: tuple, form, action: Callable[[], str], *, milestone=None):
+    """Run a service for a valid form: its message on success; NotFound is a 404 (not the
+    viewer's to act on); input errors go back to the form; any other refusal is a message. The
+    services write nothing when they refuse."""
+    if form.is_valid():
+        try:
+            done = action()
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except ValidationFailed as exc:
+            form.apply_service_errors(exc.errors)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return _back(order, milestone)
+        else:
+            messages.success(request, done)
+            return _back(order, milestone)
+    # Show the form with its errors on a fresh read of the order (nothing was written).
+    order = _order_or_404(request, order.pk, full=True)
+    return _order_page(request, order, bound={key: form})
+
+
+def _when(value) -> str:
+    return f"{timezone.localtime(value):%b %-d, %H:%M}"
+
+
+@login_required
+@require_POST
+def milestone_deliver(request, pk: int, milestone_id: int):
+    """The seller delivers a milestone in progress (or after a revision request)."""
+    order, m = _milestone_or_404(request, pk, milestone_id)
+    form = DeliverForm(request.POST, request.FILES, auto_id=f"deliver-{m.pk}-%s")
+
+    def act() -> str:
+        milestone_lifecycle.milestone_deliver(
+            milestone_id=m.pk,
+            seller=request.user,
+            message=form.cleaned_data["message"],
+            files=form.cleaned_data["files"],
+        )
+        m.refresh_from_db(fields=["review_deadline"])
+        return (
+            f"Milestone {m.position + 1} delivered. The buyer has until {_when(m.review_deadline)} to review it; "
+            "then it is accepted automatically."
+        )
+
+    return _perform(request, order, (selectors.DELIVER, m.pk), form, act, milestone=m)
+
+
+@login_required
+@require_POST
+def milestone_accept(request, pk: int, milestone_id: int):
+    """The buyer accepts a delivered milestone: its money is released to the seller."""
+    order, m = _milestone_or_404(request, pk, milestone_id)
+    form = ActionForm({})
+
+    def act() -> str:
+        lifecycle.milestone_accept(milestone_id=m.pk, buyer=request.user)
+        return f"Milestone {m.position + 1} accepted: its money is released to the seller."
+
+    return _perform(request, order, (selectors.ACCEPT, m.pk), form, act, milestone=m)
+
+
+@login_required
+@require_POST
+def milestone_request_revision(request, pk: int, milestone_id: int):
+    """The buyer asks for changes to a delivered milestone (one of its revisions)."""
+    order, m = _milestone_or_404(request, pk, milestone_id)
+    form = RevisionForm(request.POST, auto_id=f"revise-{m.pk}-%s")
+
+    def act() -> str:
+        milestone_lifecycle.milestone_request_revision(
+            milestone_id=m.pk, buyer=request.user, reason=form.cleaned_data["reason"]
+        )
+        return f"Revision requested for milestone {m.position + 1}. The seller will deliver it again."
+
+    return _perform(request, order, (selectors.REVISE, m.pk), form, act, milestone=m)
+
+
+@login_required
+@require_POST
+def milestone_cancel_request(request, pk: int, milestone_id: int):
+    """Either party asks to cancel a milestone in progress; the other answers."""
+    order, m = _milestone_or_404(request, pk, milestone_id)
+    form = CancellationRequestForm(request.POST, auto_id=f"ask_cancel-{m.pk}-%s")
+
+    def act() -> str:
+        req = lifecycle.cancellation_request(milestone_id=m.pk, user=request.user, reason=form.cleaned_data["reason"])
+        other = "seller" if request.user.pk == order.buyer_id else "buyer"
+        return (
+            f"Cancellation of milestone {m.position + 1} requested. If the {other} does not answer by "
+            f"{_when(req.expires_at)}, it is accepted."
+        )
+
+    return _perform(request, order, (selectors.ASK_CANCEL, m.pk), form, act, milestone=m)
+
+
+@login_required
+@require_POST
+def milestone_cancel_late(request, pk: int, milestone_id: int):
+    """The buyer cancels a milestone whose seller is LATE_CANCEL_HOURS past the due date."""
+    order, m = _milestone_or_404(request, pk, milestone_id)
+    form = ConfirmForm(request.POST, auto_id=f"cancel_late-{m.pk}-%s", label=_late_label(order, m))
+
+    def act() -> str:
+        refund = lifecycle.milestone_cancel_late(milestone_id=m.pk, buyer=request.user)
+        return (
+            f"Milestone {m.position + 1} cancelled: {format_money(refund.amount_minor, refund.currency)} "
+            "is refunded to you."
+        )
+
+    return _perform(request, order, (selectors.CANCEL_LATE, m.pk), form, act, milestone=m)
+
+
+@login_required
+@require_POST
+def cancellation_answer(request, pk: int, request_id: int):
+    """The other party accepts (the milestone and those after it are cancelled and refunded) or
+    declines a cancellation request."""
+    order = _order_or_404(request, pk, full=True)
+    req = CancellationRequest.objects.filter(pk=request_id, milestone__order=order).first()
+    if req is None:
+        raise Http404("No such request.")
+    milestone = next(m for m in order.milestones.all() if m.pk == req.milestone_id)
+    answer = request.POST.get("answer")
+    if answer not in ("accept", "decline"):
+        messages.error(request, "Choose Accept or Decline.")
+        return _back(order, milestone)
+    form = ActionForm({})
+
+    def act() -> str:
+        lifecycle.cancellation_answer(request_id=req.pk, user=request.user, accept=answer == "accept")
+        if answer == "accept":
+            return f"Cancellation accepted: milestone {milestone.position + 1} is cancelled and refunded."
+        return f"Cancellation declined: milestone {milestone.position + 1} goes on."
+
+    return _perform(request, order, ("answer", req.pk), form, act, milestone=milestone)
+
+
+@login_required
+@require_POST
+def order_stop(request, pk: int):
+    """The buyer stops the order after an accepted milestone: milestones not started are
+    cancelled and refunded."""
+    order = _order_or_404(request, pk, full=True)
+    if order.buyer_id != request.user.pk:
+        raise Http404("No such order.")  # the buyer's decision; the seller asks to cancel instead
+    offer = selectors.order_stop_offer(order, user=request.user)
+    label = _stop_label(offer, order.currency) if offer else ""
+    form = ConfirmForm(request.POST, auto_id="stop-%s", label=label)
+
+    def act() -> str:
+        refund = lifecycle.order_stop(order_id=order.pk, buyer=request.user)
+        return f"Order stopped: {format_money(refund.amount_minor, refund.currency)} is refunded to you."
+
+    return _perform(request, order, ("stop", order.pk), form, act)
+
+
+@login_required
+@require_GET
+def delivery_file(request, pk: int, file_id: int):
+    """A delivered file, for the order's buyer and seller only (404 for anyone else), streamed
+    from storage as an attachment: never a public media URL, never rendered inline."""
+    order = _order_or_404(request, pk)
+    row = DeliveryFile.objects.filter(pk=file_id, delivery__milestone__order=order).first()
+    if row is None:
+        raise Http404("No such file.")
+    try:
+        handle = row.file.open("rb")
+    except (FileNotFoundError, OSError) as exc:
+        log.warning("Delivery file %s is missing from storage", row.pk)
+        raise Http404("This file is not available.") from exc
+    response = FileResponse(handle, as_attachment=True, filename=row.name)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required
@@ -314,3 +613,33 @@ def my_orders(request):
 @login_required
 def orders_received(request):
     return _order_list(request, selectors.SELLER)
+
+
+# --- seller earnings --------------------------------------------------------------------------------
+
+EARNINGS_PAGE_SIZE = 25
+# Stripe's sign-in page for Express accounts: the seller signs in there with their own account.
+# (A one-off login link would need a gateway call; this page works for every Express account.)
+STRIPE_EXPRESS_LOGIN_URL = "https://connect.stripe.com/express_login"
+
+
+@login_required
+@require_GET
+def earnings(request):
+    """The seller's money: totals in escrow, pending clearance, available and transferred, the
+    commission taken, and each released milestone (paginated). A fixed number of queries."""
+    page = Paginator(selectors.payout_list_for_seller(seller=request.user), EARNINGS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "payments/earnings.html",
+        {
+            "totals": selectors.earnings_totals_for_seller(seller=request.user),
+            "page": page,
+            "payouts": list(page.object_list),
+            "stripe": gateway().requires_onboarding,
+            "stripe_login_url": STRIPE_EXPRESS_LOGIN_URL,
+            "clearance_days": settings.MARKETPLACE["CLEARANCE_DAYS"],
+        },
+    )

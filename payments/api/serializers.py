@@ -1,5 +1,7 @@
-"""Input and output shapes of the order API. Amounts are integers in the currency's minor unit;
-what the buyer pays is computed on the server, so the input has no amounts at all."""
+"""Input and output shapes of the order API: orders, the milestone lifecycle (deliveries,
+revision and cancellation requests, payouts, refunds) and the seller's earnings. Amounts are
+integers in the currency's minor unit; what the buyer pays is computed on the server, so the
+input has no amounts at all."""
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -7,11 +9,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from gigs.models import Package
-from milestones.models import Order, OrderMilestone
+from milestones.models import CancellationRequest, Delivery, DeliveryFile, Order, OrderMilestone, RevisionRequest
 from payments import ledger, selectors
 from payments.fees import seller_commission
-from payments.forms import ANSWER_MAX_CHARS
-from payments.models import Payment
+from payments.forms import ANSWER_MAX_CHARS, DELIVERY_MESSAGE_MAX, REASON_MAX
+from payments.models import Payment, Payout, Refund
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -67,6 +69,16 @@ class OrderMilestoneSerializer(serializers.ModelSerializer):
     seller_net_minor = serializers.SerializerMethodField(
         help_text="For the seller: the price after commission. Null for the buyer."
     )
+    review_deadline = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Delivered milestones: accepted automatically at this time unless the buyer answers first.",
+    )
+    revisions_left = serializers.IntegerField(read_only=True)
+    payout_status = serializers.SerializerMethodField(
+        help_text="Released milestones: the seller's payout (pending_clearance, available, transferring, "
+        "transferred, failed). Null until released."
+    )
 
     class Meta:
         model = OrderMilestone
@@ -85,10 +97,23 @@ class OrderMilestoneSerializer(serializers.ModelSerializer):
             "seller_net_minor",
             "started_at",
             "due_at",
+            "delivered_at",
+            "review_deadline",
+            "revisions_used",
+            "revisions_left",
+            "accepted_at",
+            "auto_accepted",
+            "cancelled_at",
+            "payout_status",
         ]
 
     def get_position(self, milestone) -> int:
         return milestone.position + 1
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_payout_status(self, milestone):
+        payout = selectors.milestone_payout(milestone)
+        return payout.status if payout else None
 
     def get_escrow_state(self, milestone) -> str:
         return selectors.milestone_escrow_state(milestone.order, milestone)
@@ -227,3 +252,200 @@ class OrderSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, order):
         return self.context["request"].build_absolute_uri(reverse("order-detail", args=[order.pk]))
+
+
+# --- the milestone lifecycle ---------------------------------------------------------------------
+
+
+class DeliveryFileSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Download it (the order's buyer and seller only).")
+
+    class Meta:
+        model = DeliveryFile
+        fields = ["id", "name", "size", "content_type", "url"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, row):
+        url = reverse("order-file", args=[self.context["order"].pk, row.pk])
+        return self.context["request"].build_absolute_uri(url)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "message", "created_at", "files"]
+
+    @extend_schema_field(DeliveryFileSerializer(many=True))
+    def get_files(self, delivery):
+        return DeliveryFileSerializer(delivery.files.all(), many=True, context=self.context).data
+
+
+class RevisionRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RevisionRequest
+        fields = ["id", "reason", "created_at"]
+
+
+class CancellationRequestSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SerializerMethodField(help_text="buyer or seller.")
+    status = status_field(CancellationRequest.Status.choices)
+
+    class Meta:
+        model = CancellationRequest
+        fields = ["id", "requested_by", "reason", "status", "created_at", "expires_at", "answered_at", "auto_accepted"]
+
+    def get_requested_by(self, req) -> str:
+        return selectors.BUYER if req.requested_by_id == self.context["order"].buyer_id else selectors.SELLER
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    status = status_field(Payout.Status.choices)
+    status_display = serializers.CharField(source="get_status_display")
+
+    class Meta:
+        model = Payout
+        fields = [
+            "status",
+            "status_display",
+            "gross_minor",
+            "commission_minor",
+            "amount_minor",
+            "currency",
+            "clears_at",
+            "transferred_at",
+        ]
+
+
+class OrderMilestoneDetailSerializer(OrderMilestoneSerializer):
+    """A milestone with its deliveries, revision and cancellation requests, and (for the seller)
+    its payout."""
+
+    deliveries = serializers.SerializerMethodField()
+    revision_requests = serializers.SerializerMethodField()
+    cancellation_requests = serializers.SerializerMethodField()
+    payout = serializers.SerializerMethodField(help_text="For the seller, once released; null otherwise.")
+
+    class Meta(OrderMilestoneSerializer.Meta):
+        fields = [
+            *OrderMilestoneSerializer.Meta.fields,
+            "deliveries",
+            "revision_requests",
+            "cancellation_requests",
+            "payout",
+        ]
+
+    @extend_schema_field(DeliverySerializer(many=True))
+    def get_deliveries(self, milestone):
+        return DeliverySerializer(milestone.deliveries.all(), many=True, context=self.context).data
+
+    @extend_schema_field(RevisionRequestSerializer(many=True))
+    def get_revision_requests(self, milestone):
+        return RevisionRequestSerializer(milestone.revision_requests.all(), many=True).data
+
+    @extend_schema_field(CancellationRequestSerializer(many=True))
+    def get_cancellation_requests(self, milestone):
+        return CancellationRequestSerializer(
+            milestone.cancellation_requests.all(), many=True, context=self.context
+        ).data
+
+    @extend_schema_field(PayoutSerializer(allow_null=True))
+    def get_payout(self, milestone):
+        payout = selectors.milestone_payout(milestone)
+        return PayoutSerializer(payout).data if payout and self.context.get("is_seller") else None
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    status = status_field(Refund.Status.choices)
+    milestone_ids = serializers.ListField(child=serializers.IntegerField(), help_text="The milestones it refunds.")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "amount_minor", "currency", "milestone_ids", "reason", "status", "created_at"]
+
+
+class OrderDetailSerializer(OrderSerializer):
+    """One order with each milestone's lifecycle and the order's refunds (from
+    selectors.order_get_with_lifecycle)."""
+
+    refunds = serializers.SerializerMethodField()
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "refunds"]
+
+    @extend_schema_field(OrderMilestoneDetailSerializer(many=True))
+    def get_milestones(self, order):
+        context = {**self.context, "is_seller": self._is_seller(order), "order": order}
+        return OrderMilestoneDetailSerializer(order.milestones.all(), many=True, context=context).data
+
+    @extend_schema_field(RefundSerializer(many=True))
+    def get_refunds(self, order):
+        return RefundSerializer(order.refund_list, many=True).data
+
+
+class DeliverInputSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=DELIVERY_MESSAGE_MAX, help_text="What you deliver.")
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        help_text="Files (multipart, the same field repeated). Limits: settings UPLOAD_MAX_FILES, "
+        "UPLOAD_MAX_BYTES, UPLOAD_EXTENSIONS; a file over them is a 400 under `files`.",
+    )
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=REASON_MAX)
+
+
+class AnswerInputSerializer(serializers.Serializer):
+    accept = serializers.BooleanField(help_text="true cancels (and refunds); false declines.")
+
+
+class EarningsTotalsSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    in_escrow_minor = serializers.IntegerField(
+        help_text="Milestones of active orders not released yet, before commission."
+    )
+    pending_minor = serializers.IntegerField(help_text="Released, waiting out the clearance period.")
+    available_minor = serializers.IntegerField(help_text="Cleared, not transferred yet (in_transit_minor included).")
+    in_transit_minor = serializers.IntegerField(help_text="Part of available: a transfer under way or being retried.")
+    transferred_minor = serializers.IntegerField()
+    released_gross_minor = serializers.IntegerField(help_text="The released milestones' prices.")
+    commission_minor = serializers.IntegerField(help_text="The commission taken on them.")
+    payouts = serializers.IntegerField(help_text="How many milestones were released.")
+    failed = serializers.IntegerField(help_text="How many transfers failed and are being retried.")
+
+
+class EarningsPayoutSerializer(PayoutSerializer):
+    order = serializers.IntegerField(source="order_id")
+    gig_title = serializers.CharField(source="order.gig_title")
+    milestone = serializers.IntegerField(source="milestone_id")
+    milestone_position = serializers.SerializerMethodField()
+    milestone_name = serializers.CharField(source="milestone.name")
+
+    class Meta(PayoutSerializer.Meta):
+        fields = [
+            "id",
+            "order",
+            "gig_title",
+            "milestone",
+            "milestone_position",
+            "milestone_name",
+            "created_at",
+            *PayoutSerializer.Meta.fields,
+        ]
+
+    def get_milestone_position(self, payout) -> int:
+        return payout.milestone.position + 1
+
+
+class EarningsSerializer(serializers.Serializer):
+    """The shape of GET /api/me/earnings/ (documentation only)."""
+
+    totals = EarningsTotalsSerializer(many=True)
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EarningsPayoutSerializer(many=True)

@@ -258,5 +258,5 @@ class TestPages:
 
     def test_page_query_count_is_fixed(self, fake, client, seller, django_assert_num_queries):
         client.post(SETTINGS_URL)
-        with django_assert_num_queries(3):  # session, user, account
+        with django_assert_num_queries(4):  # session, user, account, the nav's unread notifications
             assert client.get(SETTINGS_URL).status_code == 200

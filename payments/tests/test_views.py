@@ -548,12 +548,13 @@ class TestOrderLists:
         buyer = UserFactory()
         client.force_login(gig.seller if as_seller else buyer)
         orders_for(buyer, gig, 1, paid=1)
-        # session, user, count, orders with parties/payment/receipt, their milestones, escrow balances
-        with django_assert_num_queries(6):
+        # session, user, count, orders with parties/payment/receipt, their milestones (and
+        # payouts), escrow balances, the nav's unread notifications
+        with django_assert_num_queries(7):
             response = client.get(reverse(name))
         assert len(response.context["rows"]) == 1
         orders_for(buyer, gig, 6, paid=3)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             response = client.get(reverse(name))
         assert len(response.context["rows"]) == (4 if as_seller else 7)  # sellers see paid orders only
 
