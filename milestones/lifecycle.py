@@ -128,13 +128,17 @@ def milestone_request_revision(*, milestone_id: int, buyer: User, reason: str) -
             raise InvalidTransition(f"Milestone {m.position + 1} is not waiting for your review.")
         if m.revisions_left <= 0:
             raise RevisionsExhausted(
-                "No revisions are left for this milestone: accept it, ask the seller to cancel it, or open a dispute."
+                "No revisions are left for this milestone: accept it, ask the seller to cancel it by agreement, "
+                "or open a dispute."
             )
         request = RevisionRequest.objects.create(milestone=m, requested_by=buyer, reason=reason)
         change_milestone(order, m, S.REVISION_REQUESTED, actor=buyer, reason="revision requested")
         m.revisions_used += 1
         m.review_deadline = None
-        m.save(update_fields=["status", "revisions_used", "review_deadline"])
+        # The revision is due within the milestone's own delivery time from the request, so a
+        # seller who delivered on time is never "late" because the buyer asked for changes.
+        m.due_at = max(m.due_at or timezone.now(), timezone.now() + timedelta(days=m.delivery_days))
+        m.save(update_fields=["status", "revisions_used", "review_deadline", "due_at"])
         notify(
             user=order.seller,
             kind="revision_requested",

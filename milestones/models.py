@@ -192,7 +192,8 @@ class OrderMilestone(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.LOCKED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
         Status.IN_PROGRESS: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
-        Status.DELIVERED: frozenset({Status.ACCEPTED, Status.REVISION_REQUESTED, Status.DISPUTED}),
+        # Cancelled by agreement when no revisions are left (payments.lifecycle checks that).
+        Status.DELIVERED: frozenset({Status.ACCEPTED, Status.REVISION_REQUESTED, Status.CANCELLED, Status.DISPUTED}),
         Status.REVISION_REQUESTED: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
         Status.DISPUTED: frozenset({Status.ACCEPTED, Status.CANCELLED, Status.SPLIT}),
         Status.ACCEPTED: frozenset(),

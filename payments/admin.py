@@ -243,7 +243,7 @@ class PayoutAdmin(MoneyColumns, ReadOnlyAdmin):
         sent, failed, untouched = [], [], []
         for payout in queryset.order_by("pk"):
             before = payout.status
-            after = lifecycle.payout_transfer(payout_id=payout.pk)
+            after = lifecycle.payout_transfer(payout_id=payout.pk, force=True)
             if after.status == Payout.Status.TRANSFERRED and before != Payout.Status.TRANSFERRED:
                 sent.append(after)
             elif after.status == Payout.Status.FAILED and after.attempts > payout.attempts:

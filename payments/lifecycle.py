@@ -115,6 +115,7 @@ def auto_release_sweep(*, now: datetime | None = None, batch: int | None = None)
             due = (
                 OrderMilestone.objects.filter(status=S.DELIVERED, review_deadline__lte=now)
                 .exclude(order_id__in=skipped)
+                .exclude(cancellation_requests__status=CancellationRequest.Status.OPEN)
                 .order_by("review_deadline", "pk")
                 .values_list("order_id", flat=True)[:batch]
             )
@@ -131,6 +132,7 @@ def auto_release_sweep(*, now: datetime | None = None, batch: int | None = None)
             milestones = (
                 OrderMilestone.objects.select_for_update()
                 .filter(order_id__in=orders, status=S.DELIVERED, review_deadline__lte=now)
+                .exclude(cancellation_requests__status=CancellationRequest.Status.OPEN)
                 .order_by("order_id", "position")
             )
             released += _release([(orders[m.order_id], m) for m in milestones], now=now, actor=None, auto=True)
@@ -185,17 +187,22 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
-def payout_transfer(*, payout_id: int) -> Payout:
+def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
     """Send an available payout to the seller. Safe to call again and from several workers: the
     claim step lets one through; a crash after the provider call is retried with the same key,
     so the seller is paid once. Failures are recorded with a retry time; a payout failing for
-    more than PAYOUT_RECONCILE_HOURS is flagged for reconciliation (admin lists them)."""
+    more than PAYOUT_RECONCILE_HOURS is flagged for reconciliation (admin lists them). `force`
+    retries a failed payout before its backoff ends."""
     now = timezone.now()
     with transaction.atomic():  # 1. claim
         payout = Payout.objects.select_for_update().select_related("order").get(pk=payout_id)
         retry_due = payout.next_attempt_at is None or payout.next_attempt_at <= now
-        claimable = payout.status == Payout.Status.AVAILABLE or (
-            payout.status in (Payout.Status.FAILED, Payout.Status.TRANSFERRING) and retry_due
+        # `force` (admin's "Retry transfer now") skips a failed payout's backoff, never the guard
+        # on one still transferring: that one may be in flight at the provider right now.
+        claimable = (
+            payout.status == Payout.Status.AVAILABLE
+            or (payout.status == Payout.Status.FAILED and (retry_due or force))
+            or (payout.status == Payout.Status.TRANSFERRING and retry_due)
         )
         if not claimable:
             return payout
@@ -291,6 +298,9 @@ def _cancel_and_refund(
     cancelled = states.cancel_locked(order, milestones, now=timezone.now(), actor=actor, reason=reason)
     if not cancelled:
         return None
+    CancellationRequest.objects.filter(milestone__in=cancelled, status=CancellationRequest.Status.OPEN).update(
+        status=CancellationRequest.Status.WITHDRAWN
+    )
     amount = sum(m.price_minor for m in cancelled)
     ids = sorted(m.pk for m in cancelled)
     key = f"order-{order.pk}-refund-" + "-".join(map(str, ids))
@@ -376,8 +386,10 @@ def order_stop(*, order_id: int, buyer: User) -> Refund:
         return _cancel_and_refund(order, not_started, actor=buyer, reason="the buyer stopped the order")
 
 
-def _current(order: Order) -> OrderMilestone | None:
-    return OrderMilestone.objects.select_for_update().filter(order=order, status__in=OrderMilestone.WORKING).first()
+def cancellable_by_agreement(m: OrderMilestone) -> bool:
+    """In progress, or delivered with no revisions left (the buyer's way out besides accepting
+    and disputing)."""
+    return m.status in OrderMilestone.WORKING or (m.status == S.DELIVERED and m.revisions_left == 0)
 
 
 def milestone_cancel_late(*, milestone_id: int, buyer: User) -> Refund:
@@ -404,8 +416,10 @@ def cancellation_request(*, milestone_id: int, user: User, reason: str) -> Cance
         order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
         if user.pk not in (order.buyer_id, order.seller_id) or order.status != Order.Status.ACTIVE:
             raise NotFound("No such milestone.")
-        if m.status not in OrderMilestone.WORKING:
-            raise InvalidTransition("Only a milestone in progress can be cancelled by agreement.")
+        if not cancellable_by_agreement(m):
+            raise InvalidTransition(
+                "Only a milestone in progress, or delivered with no revisions left, can be cancelled by agreement."
+            )
         if CancellationRequest.objects.filter(milestone=m, status=CancellationRequest.Status.OPEN).exists():
             raise InvalidTransition("A cancellation request for this milestone is already waiting for an answer.")
         req = CancellationRequest.objects.create(
@@ -455,8 +469,8 @@ def cancellation_answer(*, request_id: int, user: User, accept: bool) -> Cancell
             return req
         if req.requested_by_id == user.pk:
             raise InvalidTransition("The other party answers this request.")
-        if accept and m.status not in OrderMilestone.WORKING:
-            raise InvalidTransition("This milestone is no longer in progress.")
+        if accept and not cancellable_by_agreement(m):
+            raise InvalidTransition("This milestone can no longer be cancelled.")
         _close_request(req, order, m, accept=accept, by=user)
     return req
 
@@ -473,7 +487,7 @@ def cancellation_requests_expire_sweep(*, now: datetime | None = None) -> int:
             req = CancellationRequest.objects.select_for_update().get(pk=req_id)
             if req.status != CancellationRequest.Status.OPEN:
                 continue
-            if m.status not in OrderMilestone.WORKING:  # delivered meanwhile: the request lapses
+            if not cancellable_by_agreement(m):  # delivered or accepted meanwhile: the request lapses
                 req.status = CancellationRequest.Status.WITHDRAWN
                 req.save(update_fields=["status"])
                 continue

@@ -14,6 +14,7 @@ from milestones.models import CancellationRequest, Delivery, DeliveryFile, Order
 
 from . import ledger
 from .fees import seller_commission
+from .lifecycle import cancellable_by_agreement
 from .models import Payment, Payout, Receipt, Refund
 
 BUYER = "buyer"
@@ -156,7 +157,6 @@ def milestone_escrow_state(order: Order, milestone: OrderMilestone) -> str:
 
 MS = OrderMilestone.Status
 # Where a milestone can be cancelled by agreement (payments.lifecycle.cancellation_request).
-CANCELLABLE_BY_AGREEMENT = OrderMilestone.WORKING
 
 # What the viewer may do now (the services decide again under their locks; the page only offers
 # the forms that can succeed).
@@ -226,7 +226,7 @@ def milestone_actions(order: Order, milestone: OrderMilestone, *, user: User, no
         if milestone.revisions_left:
             actions.add(REVISE)
     request = open_cancellation_request(milestone)
-    if (is_buyer or is_seller) and milestone.status in CANCELLABLE_BY_AGREEMENT and request is None:
+    if (is_buyer or is_seller) and cancellable_by_agreement(milestone) and request is None:
         actions.add(ASK_CANCEL)
     # A milestone delivered while the request waited can still have it declined (not accepted).
     answerable = milestone.status in OrderMilestone.WORKING or milestone.status == MS.DELIVERED

@@ -249,8 +249,11 @@ class TestReview:
         assert response.status_code == 302
         assert (
             said(response)
-            == "No revisions are left for this milestone: accept it, ask the seller to cancel it, or open a dispute."
+            == "No revisions are left for this milestone: accept it, ask the seller to cancel it by agreement, "
+            "or open a dispute."
         )
+        # ... and the page offers that request.
+        assert url("milestone-cancel-request", order, ms(order, 0)) in body(client.get(order_url(order)))
         m = ms(order, 0)
         assert (m.status, m.revisions_used) == (S.DELIVERED, 1)
 
@@ -445,7 +448,7 @@ class TestCancellationRequest:
         html = body(as_user(client, order.seller).get(order_url(order)))
         assert "Accept the cancellation" not in html and 'value="decline"' in html
         response = client.post(reverse("cancellation-answer", args=[order.pk, req.pk]), {"answer": "accept"})
-        assert said(response) == "This milestone is no longer in progress."
+        assert said(response) == "This milestone can no longer be cancelled."
 
 
 # --- the seller is late ------------------------------------------------------------------------
@@ -624,14 +627,9 @@ class TestEarnings:
         assert len(second.context["payouts"]) == 2
 
 
-# --- service bugs found while building the pages (strict xfail: they pass once the service is fixed) ---
+# --- service bugs found while building the pages, fixed ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments.lifecycle.milestone_cancel_late counts lateness from the original due_at even after a "
-    "revision request, so a buyer can cancel (and be refunded for) a milestone delivered on time.",
-)
 def test_a_revision_request_does_not_make_an_on_time_seller_late(client, order):
     m = ms(order, 0)  # Concepts: due 2 days after the start, 3 days to review
     with time_machine.travel(m.due_at - timedelta(hours=12)):
@@ -646,12 +644,6 @@ def test_a_revision_request_does_not_make_an_on_time_seller_late(client, order):
     assert ms(order, 0).status == S.REVISION_REQUESTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="With no revisions left, RevisionsExhausted tells the buyer to 'ask the seller to cancel it', but "
-    "payments.lifecycle.cancellation_request refuses a delivered milestone (and TRANSITIONS has no "
-    "delivered -> cancelled).",
-)
 def test_with_no_revisions_left_the_buyer_can_ask_to_cancel(order):
     m = ms(order, 0)
     deliver(order)
@@ -662,11 +654,6 @@ def test_with_no_revisions_left_the_buyer_can_ask_to_cancel(order):
     assert CancellationRequest.objects.filter(milestone=m, status=CancellationRequest.Status.OPEN).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="payments.lifecycle._cancel_and_refund leaves an open cancellation request open on the milestones "
-    "it cancels (cancel-late, stop): it stays 'waiting for an answer' until the expiry sweep withdraws it.",
-)
 def test_cancelling_a_milestone_closes_its_open_request(order):
     m = ms(order, 0)
     lifecycle.cancellation_request(milestone_id=m.pk, user=order.seller, reason="Overbooked.")

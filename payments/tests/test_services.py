@@ -12,7 +12,7 @@ from django.utils import timezone
 from gigs.tests.factories import UserFactory
 from marketplace.celery import app as celery_app
 from milestones.exceptions import OrderRefused
-from milestones.models import Order, OrderMilestone
+from milestones.models import Notification, Order, OrderMilestone
 from payments import ledger, services
 from payments.exceptions import PaymentRefused, SellerCannotReceive
 from payments.gateways import gateway
@@ -247,8 +247,11 @@ class TestLocalCards:
         payment = services.payment_start(order=order)
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             card(payment, CARD_SUCCEEDS)
-        assert len(callbacks) == 1
+        # The event's processing, queued by the card page; processing it then queues the two
+        # "order funded" emails (buyer and seller).
+        assert len(callbacks) == 3
         assert WebhookEvent.objects.get().status == WebhookEvent.Status.PROCESSED
+        assert Notification.objects.filter(kind="order_funded").count() == 2
         assert_funded_once(order)
 
     def test_0002_is_declined_with_its_message_and_the_order_stays_payable(self, order):
