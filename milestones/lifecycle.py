@@ -19,7 +19,7 @@ from marketplace.exceptions import NotFound, ValidationFailed
 
 from .exceptions import InvalidTransition, RevisionsExhausted
 from .models import Delivery, DeliveryFile, Order, OrderEvent, OrderMilestone, RevisionRequest
-from .notifications import notify, notify_parties
+from .notifications import notify, notify_many, notify_parties, party_items
 
 S = OrderMilestone.Status
 
@@ -208,9 +208,10 @@ def accept_locked(
     Order.objects.filter(pk__in=finished).update(status=Order.Status.COMPLETED)
     OrderEvent.objects.bulk_create(events)
 
+    items = []
     for o, m in done:
         word = "was accepted automatically" if auto else "was accepted"
-        notify_parties(
+        items += party_items(
             order=o,
             kind="auto_released" if auto else "accepted",
             key=f"milestone-{m.pk}-accepted",
@@ -218,13 +219,14 @@ def accept_locked(
             milestone=m,
         )
     for m in nexts.values():
-        notify_parties(
+        items += party_items(
             order=orders[m.order_id],
             kind="milestone_started",
             key=f"milestone-{m.pk}-started",
             text=f"Milestone {m.position + 1} of order #{m.order_id} has started.",
             milestone=m,
         )
+    notify_many(items)
     return [Accepted(o, m) for o, m in done]
 
 
@@ -272,10 +274,12 @@ def review_reminders_sweep(*, now: datetime | None = None) -> int:
         ).select_related("order__buyer")
         for m in due[: _rules()["SWEEP_BATCH"]]:
             with transaction.atomic():
-                if not OrderMilestone.objects.filter(pk=m.pk, status=S.DELIVERED, **{flag: False}).update(
-                    **{flag: True}
-                ):
+                # The order first, then the milestone, as every writer locks them.
+                _, locked = lock_order_and_milestone(milestone_id=m.pk)
+                if locked.status != S.DELIVERED or getattr(locked, flag):
                     continue
+                setattr(locked, flag, True)
+                locked.save(update_fields=[flag])
                 notify(
                     user=m.order.buyer,
                     kind="review_reminder",

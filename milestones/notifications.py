@@ -40,3 +40,39 @@ def notify_parties(*, order: Order, kind: str, text: str, key: str, milestone=No
         notify(user=order.buyer, kind=kind, text=text, dedupe_key=f"{key}:buyer", order=order, milestone=milestone)
     if seller:
         notify(user=order.seller, kind=kind, text=text, dedupe_key=f"{key}:seller", order=order, milestone=milestone)
+
+
+def notify_many(items: list[dict]) -> int:
+    """Many notifications in one INSERT (sweeps releasing thousands of milestones), skipping the
+    ones already recorded, and one email task for them all after commit. Each item has the
+    fields of `notify` (user or user_id, kind, text, dedupe_key, order, milestone, url)."""
+    from .tasks import notifications_email_batch_task
+
+    if not items:
+        return 0
+    rows = []
+    for item in items:
+        item = dict(item)
+        order = item.get("order")
+        item.setdefault("url", f"/orders/{order.pk}/" if order is not None else "")
+        item["text"] = item["text"][:300]
+        rows.append(Notification(**item))
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    keys = [r.dedupe_key for r in rows]
+    transaction.on_commit(lambda: notifications_email_batch_task.delay(keys))
+    return len(rows)
+
+
+def party_items(*, order: Order, kind: str, text: str, key: str, milestone=None) -> list[dict]:
+    """`notify_many` items telling the order's buyer and seller the same event."""
+    return [
+        {
+            "user_id": uid,
+            "kind": kind,
+            "text": text,
+            "dedupe_key": f"{key}:{who}",
+            "order": order,
+            "milestone": milestone,
+        }
+        for who, uid in (("buyer", order.buyer_id), ("seller", order.seller_id))
+    ]

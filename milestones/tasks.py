@@ -35,6 +35,17 @@ def notification_email_task(notification_id: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def notifications_email_batch_task(dedupe_keys: list[str]) -> int:
+    """Email the notifications a sweep recorded in bulk, each once (same claim as above)."""
+    ids = list(
+        Notification.objects.filter(dedupe_key__in=dedupe_keys, emailed_at__isnull=True).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        notification_email_task(pk)
+    return len(ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def review_reminders_sweep_task() -> int:
     from .lifecycle import review_reminders_sweep
 

@@ -188,6 +188,11 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
+    """See `_payout_transfer`; returns the payout as it stands afterwards."""
+    return _payout_transfer(payout_id=payout_id, force=force)[0]
+
+
+def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bool]:
     """Send an available payout to the seller. Safe to call again and from several workers: the
     claim step lets one through; a crash after the provider call is retried with the same key,
     so the seller is paid once. Failures are recorded with a retry time; a payout failing for
@@ -205,7 +210,7 @@ def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
             or (payout.status == Payout.Status.TRANSFERRING and retry_due)
         )
         if not claimable:
-            return payout
+            return payout, False
         payout.status = Payout.Status.TRANSFERRING
         payout.attempts += 1
         payout.next_attempt_at = now + STUCK_AFTER  # a crash leaves it here; the drain retries it then
@@ -224,6 +229,7 @@ def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
             source_transaction=charge_id or "",
             transfer_group=f"order-{payout.order_id}",
             idempotency_key=f"payout-{payout.pk}-transfer",
+            look_up_first=payout.attempts > 1,  # a retry: the first attempt may have gone through
         )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; the drain retries with backoff
         with transaction.atomic():
@@ -237,7 +243,7 @@ def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
                 payout.needs_reconciliation = now - payout.first_failed_at >= limit
                 payout.save()
         log.warning("Payout %s transfer failed: %s", payout_id, exc)
-        return payout
+        return payout, False
 
     with transaction.atomic():  # 3. record the outcome, post the ledger
         payout = Payout.objects.select_for_update().get(pk=payout_id)
@@ -268,7 +274,8 @@ def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
                 order=payout.order,
                 url="/sell/earnings/",
             )
-    return payout
+            return payout, True
+    return payout, False
 
 
 def payouts_transfer_drain(*, now: datetime | None = None, batch: int | None = None) -> int:
@@ -284,7 +291,7 @@ def payouts_transfer_drain(*, now: datetime | None = None, batch: int | None = N
         .order_by("pk")
         .values_list("pk", flat=True)[:batch]
     )
-    return sum(payout_transfer(payout_id=pk).status == Payout.Status.TRANSFERRED for pk in ids)
+    return sum(_payout_transfer(payout_id=pk)[1] for pk in ids)  # only the ones this call sent
 
 
 # --- cancellation and refunds -------------------------------------------------------------------
@@ -333,6 +340,8 @@ def refund_send(*, refund_id: int) -> Refund:
             payment_id=payment.provider_payment_id,
             amount_minor=refund.amount_minor,
             idempotency_key=refund.idempotency_key,
+            # Any send may be a retry (a crash after the call leaves no trace here): look first.
+            look_up_first=True,
         )
     except Exception as exc:
         Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(

@@ -43,8 +43,12 @@ class Gateway(Protocol):
 
     def cancel_payment(self, payment_id: str, *, idempotency_key: str) -> ProviderPayment: ...
 
-    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
-        """Refund part of a payment; returns the refund id. The same key returns the same refund."""
+    def create_refund(
+        self, *, payment_id: str, amount_minor: int, idempotency_key: str, look_up_first: bool = False
+    ) -> str:
+        """Refund part of a payment; returns the refund id. The same key returns the same refund;
+        `look_up_first` finds one made earlier with this key (metadata) before creating, for
+        retries after the provider may have forgotten the key (Stripe: 24 h)."""
 
     def create_transfer(
         self,
@@ -55,9 +59,10 @@ class Gateway(Protocol):
         source_transaction: str,
         transfer_group: str,
         idempotency_key: str,
+        look_up_first: bool = False,
     ) -> str:
         """Send money to a seller's account, funded by the order's charge; returns the transfer id.
-        The same key returns the same transfer."""
+        The same key returns the same transfer; `look_up_first` as for refunds."""
 
     def seller_destination(self, seller_id: int) -> str | None:
         """The account a seller's transfers go to; None when the seller cannot receive yet."""

@@ -156,7 +156,10 @@ class LocalGateway:
 
     # Money out: refunds and transfers, recorded once per idempotency key ------------------
 
-    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
+    def create_refund(
+        self, *, payment_id: str, amount_minor: int, idempotency_key: str, look_up_first: bool = False
+    ) -> str:
+        # The local provider never forgets a key: `look_up_first` changes nothing here.
         with transaction.atomic():
             intent = LocalPaymentIntent.objects.select_for_update().get(pk=payment_id)
             existing = LocalRefund.objects.filter(idempotency_key=idempotency_key).first()
@@ -184,6 +187,7 @@ class LocalGateway:
         source_transaction: str,
         transfer_group: str,
         idempotency_key: str,
+        look_up_first: bool = False,
     ) -> str:
         try:
             with transaction.atomic():

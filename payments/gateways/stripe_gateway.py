@@ -36,6 +36,11 @@ def _provider_errors() -> Iterator[None]:
         raise ProviderUnavailable(f"Stripe is unavailable: {exc.user_message or exc}") from exc
 
 
+def _meta(obj: Any) -> dict:
+    """An object's metadata as a plain dict (a StripeObject is not a dict)."""
+    return obj.metadata.to_dict() if getattr(obj, "metadata", None) else {}
+
+
 def _to_payment(intent: Any) -> ProviderPayment:
     charge = intent.latest_charge
     if charge is not None and not isinstance(charge, str):  # expanded Charge object
@@ -115,12 +120,21 @@ class StripeGateway:
 
     # Connect ---------------------------------------------------------------------------------
 
-    def create_refund(self, *, payment_id: str, amount_minor: int, idempotency_key: str) -> str:
+    def create_refund(
+        self, *, payment_id: str, amount_minor: int, idempotency_key: str, look_up_first: bool = False
+    ) -> str:
         """Refund part of a payment's charge (money not yet released). Returns the refund id; the
-        same key returns the same refund. Raises ProviderUnavailable on an outage."""
+        same key returns the same refund. Stripe forgets keys after 24 h, so a retry
+        (`look_up_first`) first lists the intent's refunds for one carrying this key in its
+        metadata. Raises ProviderUnavailable on an outage."""
         with _provider_errors():
+            if look_up_first:
+                for refund in self._client.v1.refunds.list({"payment_intent": payment_id, "limit": 100}).data:
+                    if _meta(refund).get("key") == idempotency_key:
+                        return refund.id
             refund = self._client.v1.refunds.create(
-                {"payment_intent": payment_id, "amount": amount_minor}, {"idempotency_key": idempotency_key}
+                {"payment_intent": payment_id, "amount": amount_minor, "metadata": {"key": idempotency_key}},
+                {"idempotency_key": idempotency_key},
             )
         return refund.id
 
@@ -133,11 +147,19 @@ class StripeGateway:
         source_transaction: str,
         transfer_group: str,
         idempotency_key: str,
+        look_up_first: bool = False,
     ) -> str:
         """Move released money to a seller's connected account, funded by the order's charge
         (`source_transaction`), so it never waits for the platform balance. Returns the transfer
-        id; the same key returns the same transfer. Raises ProviderUnavailable on an outage."""
+        id; the same key returns the same transfer, and a retry (`look_up_first`) first looks in
+        the order's transfer group for one carrying this key, in case Stripe forgot the key.
+        Raises ProviderUnavailable on an outage."""
         with _provider_errors():
+            if look_up_first:
+                found = self._client.v1.transfers.list({"transfer_group": transfer_group, "limit": 100}).data
+                for transfer in found:
+                    if _meta(transfer).get("key") == idempotency_key:
+                        return transfer.id
             transfer = self._client.v1.transfers.create(
                 {
                     "amount": amount_minor,
@@ -145,6 +167,7 @@ class StripeGateway:
                     "destination": destination,
                     "source_transaction": source_transaction,
                     "transfer_group": transfer_group,
+                    "metadata": {"key": idempotency_key},
                 },
                 {"idempotency_key": idempotency_key},
             )
