@@ -335,18 +335,25 @@ def refund_send(*, refund_id: int) -> Refund:
     if refund.status == Refund.Status.SUCCEEDED:
         return refund
     payment = Payment.objects.get(order_id=refund.order_id)
-    try:
+    # 1. Count the attempt before the call, so that a crash after it leaves a trace: any later
+    # send is then a retry, which looks the refund up first (Stripe forgets keys after 24 h).
+    with transaction.atomic():  # locks in the fixed order (order, then refund), as in step 3
+        Order.objects.select_for_update().get(pk=refund.order_id)
+        refund = Refund.objects.select_for_update().select_related("order").get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        is_retry = refund.attempts > 0
+        refund.attempts += 1
+        refund.save(update_fields=["attempts"])
+    try:  # 2. outside any transaction or lock
         provider_id = gateway().create_refund(
             payment_id=payment.provider_payment_id,
             amount_minor=refund.amount_minor,
             idempotency_key=refund.idempotency_key,
-            # Any send may be a retry (a crash after the call leaves no trace here): look first.
-            look_up_first=True,
+            look_up_first=is_retry,
         )
     except Exception as exc:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
-            attempts=refund.attempts + 1, last_error=str(exc)[:500]
-        )
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(last_error=str(exc)[:500])
         raise
     with transaction.atomic():
         Order.objects.select_for_update().get(pk=refund.order_id)
