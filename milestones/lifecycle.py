@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gigs.models import User
+from marketplace.db import insert_rows
 from marketplace.exceptions import NotFound, ValidationFailed
 
 from .exceptions import InvalidTransition, RevisionsExhausted
@@ -56,6 +57,14 @@ def lock_order_and_milestone(*, milestone_id: int) -> tuple[Order, OrderMileston
 
 def _event(order: Order, milestone: OrderMilestone | None, *, actor, frm: str, to: str, reason: str) -> OrderEvent:
     return OrderEvent(order=order, milestone=milestone, actor=actor, from_status=frm, to_status=to, reason=reason)
+
+
+EVENT_COLUMNS = ["order_id", "milestone_id", "actor_id", "from_status", "to_status", "reason"]
+
+
+def _event_row(order_id: int, milestone_id: int | None, actor_id: int | None, frm: str, to: str, reason: str):
+    """An `OrderEvent` as a row of EVENT_COLUMNS, for bulk inserts."""
+    return (order_id, milestone_id, actor_id, frm, to, reason)
 
 
 def change_milestone(order: Order, milestone: OrderMilestone, to: str, *, actor: User | None, reason: str) -> bool:
@@ -167,7 +176,9 @@ def accept_locked(
     if not done:
         return []
     reason = "accepted automatically: no answer by the review deadline" if auto else "accepted by the buyer"
-    events = [_event(o, m, actor=actor, frm=m.status, to=S.ACCEPTED, reason=reason) for o, m in done]
+    actor_id = actor.pk if actor else None
+    # Rows built from ids, not related objects: a sweep builds thousands of them per batch.
+    events = [_event_row(o.pk, m.pk, actor_id, m.status, S.ACCEPTED, reason) for o, m in done]
     ids = [m.pk for _, m in done]
     OrderMilestone.objects.filter(pk__in=ids).update(
         status=S.ACCEPTED, accepted_at=now, auto_accepted=auto, review_deadline=None
@@ -180,12 +191,17 @@ def accept_locked(
     nexts: dict[int, OrderMilestone] = {}
     for m in OrderMilestone.objects.filter(order_id__in=orders, status=S.LOCKED).order_by("order_id", "position"):
         nexts.setdefault(m.order_id, m)
+    by_days: dict[int, list[int]] = {}
     for m in nexts.values():
-        events.append(
-            _event(orders[m.order_id], m, actor=None, frm=S.LOCKED, to=S.IN_PROGRESS, reason="previous accepted")
-        )
+        events.append(_event_row(m.order_id, m.pk, None, S.LOCKED, S.IN_PROGRESS, "previous accepted"))
         m.status, m.started_at, m.due_at = S.IN_PROGRESS, now, now + timedelta(days=m.delivery_days)
-    OrderMilestone.objects.bulk_update(list(nexts.values()), ["status", "started_at", "due_at"])
+        by_days.setdefault(m.delivery_days, []).append(m.pk)
+    # One UPDATE per distinct delivery time (a handful per batch) rather than bulk_update's
+    # CASE per row, which costs more to build than the database takes to run it.
+    for days, pks in by_days.items():
+        OrderMilestone.objects.filter(pk__in=pks).update(
+            status=S.IN_PROGRESS, started_at=now, due_at=now + timedelta(days=days)
+        )
 
     open_orders = set(
         OrderMilestone.objects.filter(order_id__in=orders, status__in=OrderMilestone.UNRELEASED | {S.DISPUTED})
@@ -194,19 +210,10 @@ def accept_locked(
     )
     finished = [pk for pk in orders if pk not in open_orders and orders[pk].status == Order.Status.ACTIVE]
     for pk in finished:
-        events.append(
-            _event(
-                orders[pk],
-                None,
-                actor=None,
-                frm=Order.Status.ACTIVE,
-                to=Order.Status.COMPLETED,
-                reason="every milestone done",
-            )
-        )
+        events.append(_event_row(pk, None, None, Order.Status.ACTIVE, Order.Status.COMPLETED, "every milestone done"))
         orders[pk].status = Order.Status.COMPLETED
     Order.objects.filter(pk__in=finished).update(status=Order.Status.COMPLETED)
-    OrderEvent.objects.bulk_create(events)
+    insert_rows(OrderEvent, EVENT_COLUMNS, events)
 
     items = []
     for o, m in done:

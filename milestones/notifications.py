@@ -4,6 +4,7 @@ queued after commit. A service that runs twice for one event notifies once."""
 from django.db import IntegrityError, transaction
 
 from gigs.models import User
+from marketplace.db import insert_rows
 
 from .models import Notification, Order, OrderMilestone
 
@@ -50,15 +51,29 @@ def notify_many(items: list[dict]) -> int:
 
     if not items:
         return 0
-    rows = []
+    rows, keys = [], []
     for item in items:
-        item = dict(item)
-        order = item.get("order")
-        item.setdefault("url", f"/orders/{order.pk}/" if order is not None else "")
-        item["text"] = item["text"][:300]
-        rows.append(Notification(**item))
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    keys = [r.dedupe_key for r in rows]
+        order, milestone, user = item.get("order"), item.get("milestone"), item.get("user")
+        order_id = order.pk if order is not None else item.get("order_id")
+        rows.append(
+            (
+                user.pk if user is not None else item["user_id"],
+                item["kind"],
+                item["text"][:300],
+                item.get("url") or (f"/orders/{order_id}/" if order_id is not None else ""),
+                item["dedupe_key"],
+                order_id,
+                milestone.pk if milestone is not None else item.get("milestone_id"),
+            )
+        )
+        keys.append(item["dedupe_key"])
+    # A plain COPY of tuples: sweeps write thousands per batch (marketplace/db.py).
+    insert_rows(
+        Notification,
+        ["user_id", "kind", "text", "url", "dedupe_key", "order_id", "milestone_id"],
+        rows,
+        ignore_conflicts=True,
+    )
     transaction.on_commit(lambda: notifications_email_batch_task.delay(keys))
     return len(rows)
 

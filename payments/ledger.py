@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from marketplace.db import insert_rows, reserve_ids
 from milestones.models import Order
 
 from .models import LedgerEntry, LedgerTransaction
@@ -113,11 +114,29 @@ def post_many(postings: list[Posting]) -> int:
             raise Unbalanced(f"Legs of {p.reference} do not balance: {p.legs}")
     if not postings:
         return 0
+    ids = reserve_ids(LedgerTransaction, len(postings))
+    if ids is not None:  # PostgreSQL: COPY, ids reserved first so the entries can point at them
+        insert_rows(
+            LedgerTransaction,
+            ["id", "kind", "reference", "order_id", "memo"],
+            [(pk, p.kind, p.reference, p.order_id, p.memo) for pk, p in zip(ids, postings, strict=True)],
+        )
+        insert_rows(
+            LedgerEntry,
+            ["transaction_id", "account", "amount_minor", "currency"],
+            [
+                (pk, account, amount, p.currency)
+                for pk, p in zip(ids, postings, strict=True)
+                for account, amount in p.legs
+                if amount
+            ],
+        )
+        return len(ids)
     txns = LedgerTransaction.objects.bulk_create(
         LedgerTransaction(kind=p.kind, reference=p.reference, order_id=p.order_id, memo=p.memo) for p in postings
     )
     LedgerEntry.objects.bulk_create(
-        LedgerEntry(transaction=txn, account=account, amount_minor=amount, currency=p.currency)
+        LedgerEntry(transaction_id=txn.pk, account=account, amount_minor=amount, currency=p.currency)
         for txn, p in zip(txns, postings, strict=True)
         for account, amount in p.legs
         if amount

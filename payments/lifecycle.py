@@ -17,6 +17,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from gigs.models import User
+from marketplace.db import insert_rows
 from marketplace.exceptions import DomainError, NotFound, ValidationFailed
 from marketplace.money import format_money
 from milestones import lifecycle as states
@@ -39,6 +40,18 @@ def _rules() -> dict:
 
 
 # --- release ------------------------------------------------------------------------------------
+
+
+PAYOUT_COLUMNS = [
+    "milestone_id",
+    "order_id",
+    "seller_id",
+    "gross_minor",
+    "commission_minor",
+    "amount_minor",
+    "currency",
+    "clears_at",
+]
 
 
 def _release(pairs: list[tuple[Order, OrderMilestone]], *, now: datetime, actor: User | None, auto: bool) -> int:
@@ -68,19 +81,10 @@ def _release(pairs: list[tuple[Order, OrderMilestone]], *, now: datetime, actor:
             )
         )
         payouts.append(
-            Payout(
-                milestone=m,
-                order=o,
-                seller_id=o.seller_id,
-                gross_minor=m.price_minor,
-                commission_minor=commission,
-                amount_minor=m.price_minor - commission,
-                currency=o.currency,
-                clears_at=clears_at,
-            )
+            (m.pk, o.pk, o.seller_id, m.price_minor, commission, m.price_minor - commission, o.currency, clears_at)
         )
     ledger.post_many(postings)
-    Payout.objects.bulk_create(payouts)
+    insert_rows(Payout, PAYOUT_COLUMNS, payouts)
     if _rules()["CLEARANCE_DAYS"] == 0:
         from .tasks import payouts_clear_sweep_task
 
