@@ -1,6 +1,7 @@
 """Money helpers. Amounts are integers in the currency's minor unit; never floats."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+import re
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 # Far above any price (10^15 minor units); refusing longer input keeps arithmetic exact.
 MAX_DIGITS = 15
@@ -14,18 +15,53 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency.upper(), 2)
 
 
+# The forms a typed amount may take; static/js/milestone-builder.js accepts exactly the same ones.
+# ASCII digits only ("\d" would also take other scripts' digits, which the page script refuses).
+_PLAIN = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?")  # "1250", "12.50", ".5", "12."
+_GROUPED = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+)(?:\.(?P<frac>[0-9]*))?")  # "1,250", "1,250.50"
+_DECIMAL_COMMA = re.compile(r"(?P<whole>[0-9]+),(?P<frac>[0-9]{1,2})")  # "12,50", "12,5"
+_EXPONENT = re.compile(r"[+-]?[0-9.,]*[0-9][0-9.,]*[eE][+-]?[0-9]*")
+_SPACE = " \t\n\r\f\v"  # what JavaScript's trim() removes too (ASCII whitespace)
+
+NOT_A_NUMBER = "Enter a number."
+AMBIGUOUS_COMMA = "Use a comma only to group thousands (1,250.50) or as the decimal mark before the cents (12,50)."
+
+
+def _match(text: str) -> re.Match | None:
+    match = _PLAIN.fullmatch(text) or _GROUPED.fullmatch(text) or _DECIMAL_COMMA.fullmatch(text)
+    return match if match is not None and (match["whole"] or match["frac"]) else None
+
+
+def _parse(text: str) -> Decimal:
+    """A typed amount as a Decimal, or ValueError with a message for the person who typed it."""
+    text = text.strip(_SPACE)
+    match = _match(text)
+    if match is None:
+        if _EXPONENT.fullmatch(text):
+            raise ValueError("Write the amount in plain digits, without an exponent (1000, not 1e3).")
+        if text[:1] in ("+", "-") and _match(text[1:]):
+            raise ValueError("Enter the amount without a sign.")
+        if "," in text and re.fullmatch(r"[0-9.,]+", text):
+            raise ValueError(AMBIGUOUS_COMMA)
+        raise ValueError(NOT_A_NUMBER)
+    return Decimal(f"{match['whole'].replace(',', '') or '0'}.{match['frac'] or '0'}")
+
+
 def to_minor(amount: str | int | Decimal, currency: str) -> int:
     """Parse a major-unit amount typed by a person ("12.50") into minor units (1250).
 
-    Raises ValueError for anything that is not a finite number with at most the currency's
-    number of decimals, so "12.505 USD" is refused rather than silently rounded.
+    Text may group thousands with commas ("1,250.50": a comma followed by exactly three digits)
+    or use a decimal comma before the cents ("12,50" = 12.50: a comma then one or two digits at
+    the end, with no dot); "." is otherwise the decimal mark. No sign, no exponent ("1e3"), no
+    other comma ("1,2345", "1.234,50"). Raises ValueError, with a message to show, for anything
+    else and for more decimals than the currency has, so "12.505 USD" is refused rather than
+    silently rounded.
     """
-    try:
-        value = Decimal(str(amount).strip().replace(",", ""))
-    except InvalidOperation as exc:
-        raise ValueError("Enter a number.") from exc
-    if not value.is_finite():
-        raise ValueError("Enter a number.")
+    if isinstance(amount, bool):
+        raise ValueError(NOT_A_NUMBER)
+    value = Decimal(amount) if isinstance(amount, int | Decimal) else _parse(str(amount))
+    if not value.is_finite() or value.is_signed():
+        raise ValueError(NOT_A_NUMBER)
     if value.adjusted() >= MAX_DIGITS:
         raise ValueError("That amount is too large.")
     with localcontext() as ctx:

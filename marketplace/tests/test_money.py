@@ -42,9 +42,69 @@ class TestToMinor:
         with pytest.raises(ValueError, match="decimal places"):
             to_minor(amount, currency)
 
-    @pytest.mark.parametrize("amount", ["abc", "", "  ", "12,50.x", "$12", "NaN", "nan", "sNaN", "inf", "-Infinity"])
+    @pytest.mark.parametrize(
+        "amount",
+        ["abc", "", "  ", ".", "12,50.x", "$12", "NaN", "nan", "sNaN", "inf", "-Infinity", "1 234", "١٢", "12_000"],
+    )
     def test_refuses_what_is_not_a_finite_number(self, amount):
         with pytest.raises(ValueError, match="Enter a number"):
+            to_minor(amount, "USD")
+
+
+class TestCommas:
+    """A comma followed by exactly three digits groups thousands; a comma then one or two digits at
+    the end (no dot) is a decimal comma; any other comma is ambiguous and refused."""
+
+    @pytest.mark.parametrize(
+        ("amount", "expected"),
+        [
+            ("1,250", 125000),
+            ("1,250.50", 125050),
+            ("12,345,678.9", 1234567890),
+            ("1,234.", 123400),
+            ("12,505", 1250500),  # three digits after the comma: thousands, not 12.505
+            ("12,50", 1250),
+            ("12,5", 1250),
+            ("0,99", 99),
+            ("1234,5", 123450),
+        ],
+    )
+    def test_thousands_and_decimal_commas(self, amount, expected):
+        assert to_minor(amount, "USD") == expected
+
+    @pytest.mark.parametrize(
+        "amount", ["1,2345", "1234,567", "1.234,50", "12,50.5", "1,23,456", ",50", "1,", "1,000,", "1,,000", ","]
+    )
+    def test_refuses_ambiguous_commas(self, amount):
+        with pytest.raises(ValueError, match="Use a comma only"):
+            to_minor(amount, "USD")
+
+    def test_the_currency_decides_whether_a_decimal_comma_fits(self):
+        assert to_minor("1,250", "JPY") == 1250
+        assert to_minor("1,250", "KWD") == 1250000  # three digits: thousands, even with three decimals
+        with pytest.raises(ValueError, match="0 decimal places"):
+            to_minor("12,5", "JPY")
+
+
+class TestRefusedForms:
+    @pytest.mark.parametrize("amount", ["1e3", "1E3", "1e+20", "1E-2", "1.5e3", "-1e3", "1,000e2"])
+    def test_refuses_exponents_with_a_clear_error(self, amount):
+        with pytest.raises(ValueError, match="without an exponent"):
+            to_minor(amount, "USD")
+
+    @pytest.mark.parametrize("amount", ["-12", "+12", "-0.50", "-1,250"])
+    def test_refuses_signs(self, amount):
+        with pytest.raises(ValueError, match="without a sign"):
+            to_minor(amount, "USD")
+
+    @pytest.mark.parametrize("amount", [-12, Decimal("-1"), Decimal("NaN"), Decimal("Infinity"), True])
+    def test_refuses_negative_or_odd_values(self, amount):
+        with pytest.raises(ValueError, match="Enter a number"):
+            to_minor(amount, "USD")
+
+    @pytest.mark.parametrize("amount", ["12345678901234567890", "1,000,000,000,000,000", Decimal("1E+20")])
+    def test_refuses_amounts_too_large(self, amount):
+        with pytest.raises(ValueError, match="too large"):
             to_minor(amount, "USD")
 
 

@@ -488,6 +488,23 @@ def test_package_card_link_selects_its_plan_tab(page, shot, demo_data):
     expect(page.get_by_test_id("package").locator("[aria-current]")).to_have_count(0, timeout=2_000)
 
 
+# Typed prices and what the server makes of them (marketplace.money.to_minor); None: refused, and
+# counted as nothing in the totals (milestones.views._totals). The page script must agree on each.
+TYPED_PRICES = [
+    ("12,50", 1250),  # a decimal comma before the cents
+    ("12,5", 1250),
+    ("1,250", 125000),  # a comma then three digits groups thousands
+    ("1,250.50", 125050),
+    (" 12.5 ", 1250),
+    ("1e3", None),  # no exponents
+    ("-12", None),  # no signs
+    ("1,2345", None),  # an ambiguous comma
+    ("1.234,50", None),
+    ("12.505", None),  # more decimals than the currency has
+    ("", None),
+]
+
+
 def test_live_totals_read_prices_like_the_server(page, shot, demo_data):
     """The live totals must add up the typed prices the way the server will save them."""
     gig = Gig.objects.get(title=BOOK_COVER)  # Basic: Concepts $20 + Refinement $15 + Final files $10
@@ -495,12 +512,19 @@ def test_live_totals_read_prices_like_the_server(page, shot, demo_data):
     open_description_step(page, BOOK_COVER)
     wait_for_builder_script(page)
     expect_totals(page, {"basic": (3, "$45", "5 days")})
-    typed = "12,50"
-    field(page, 0, "basic_price").fill(typed)
-    try:
-        server_minor = to_minor(typed, gig.currency)
-    except ValueError:
-        server_minor = 0  # the server counts an unreadable price as nothing (milestones.views._totals)
-    expected = format_money(server_minor + 1500 + 1000, gig.currency)  # "$1,275" with today's to_minor
+    for typed, minor in TYPED_PRICES:
+        try:
+            server_minor = to_minor(typed, gig.currency)
+        except ValueError:
+            server_minor = None
+        assert server_minor == minor, typed
+        field(page, 0, "basic_price").fill(typed)
+        expected = format_money((server_minor or 0) + 1500 + 1000, gig.currency)
+        expect(page.locator("[data-total=basic] [data-price]")).to_have_text(expected, timeout=2_000)
+    field(page, 0, "basic_price").fill("12,50")
+    expect_totals(page, {"basic": (3, "$37.50", "5 days")})
     shot(page, "comma-price")
-    expect(page.locator("[data-total=basic] [data-price]")).to_have_text(expected, timeout=2_000)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Description, FAQ and milestone plan saved.")
+    assert stored_plan(gig)[0][1]["basic"][0] == 1250
+    assert package_prices(gig)["basic"] == 3750

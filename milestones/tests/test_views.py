@@ -280,6 +280,37 @@ class TestSave:
         assert set(forms[2].errors) == {"name", "premium_price"}
         assert not GigMilestone.objects.exists()
 
+    def test_typed_prices_with_commas(self, client, gig):
+        """A decimal comma before the cents and commas grouping thousands, as the page script reads them."""
+        rows = self.plan_rows()
+        rows[0]["basic_price"], rows[0]["standard_price"], rows[0]["premium_price"] = "12,50", "1,250", "1,250.50"
+        response = client.post(step_url(gig), page_data(rows, save="1"))
+        assert response.status_code == 302
+        first = GigMilestone.objects.get(gig=gig, position=0)
+        assert dict(first.tiers.values_list("tier", "price_minor")) == {
+            "basic": 1250,
+            "standard": 125000,
+            "premium": 125050,
+        }
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            ("1e3", "without an exponent"),
+            ("1,2345", "Use a comma only"),
+            ("-12", "without a sign"),
+        ],
+    )
+    def test_refused_prices_are_field_errors_and_count_nothing_in_the_totals(self, client, gig, typed, message):
+        rows = self.plan_rows()
+        rows[0]["basic_price"] = typed
+        response = client.post(step_url(gig), page_data(rows, save="1"))
+        assert response.status_code == 200
+        errors = response.context["ms_formset"].forms[0].errors["basic_price"]
+        assert message in errors[0] and errors[0] in response.content.decode()
+        assert response.context["totals"][0]["price_minor"] == 500  # only Final files' $5
+        assert not GigMilestone.objects.exists()
+
     def test_package_total_errors_are_shown_under_the_totals(self, client, gig):
         rows = [
             row("A", basic=("6", 1, 0), standard=("6", 1, 0), premium=("20", 1, 0)),

@@ -24,14 +24,22 @@
   if (isNaN(exponent)) exponent = 2;
   var scale = Math.pow(10, exponent);
 
-  // "1,212.50" -> 121250 without floating point, as the server parses it (commas ignored, "." the
-  // only decimal mark, at most the currency's decimals); NaN for anything else.
+  // Typed prices -> minor units without floating point, accepting exactly what the server's
+  // marketplace.money.to_minor accepts: commas grouping thousands ("1,250.50"), a decimal comma
+  // before the cents ("12,50" = 12.50), otherwise "." as the decimal mark; at most the currency's
+  // decimals and 15 whole digits; no sign, no exponent. NaN for anything else (the server then
+  // shows why, and counts it as nothing in the totals it renders).
+  var PLAIN = /^([0-9]*)(?:\.([0-9]*))?$/;
+  var GROUPED = /^([0-9]{1,3}(?:,[0-9]{3})+)(?:\.([0-9]*))?$/;
+  var DECIMAL_COMMA = /^([0-9]+),([0-9]{1,2})$/;
   function toMinor(text) {
-    var m = /^(\d*)(?:\.(\d*))?$/.exec(String(text || "").trim().replace(/,/g, ""));
+    var s = String(text == null ? "" : text).replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
+    var m = PLAIN.exec(s) || GROUPED.exec(s) || DECIMAL_COMMA.exec(s);
     if (!m || (m[1] + (m[2] || "")) === "") return NaN;
+    var whole = m[1].replace(/,/g, "").replace(/^0+/, "");
     var frac = (m[2] || "").replace(/0+$/, "");
-    if (frac.length > exponent) return NaN;
-    return parseInt(m[1] || "0", 10) * scale + (frac ? parseInt((frac + "000").slice(0, exponent), 10) : 0);
+    if (whole.length > 15 || frac.length > exponent) return NaN;
+    return parseInt(whole || "0", 10) * scale + (frac ? parseInt((frac + "000").slice(0, exponent), 10) : 0);
   }
   function money(minor) {
     var whole = Math.floor(minor / scale), cents = minor % scale;
