@@ -11,6 +11,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,7 +27,8 @@ from .models import ConnectedAccount, LedgerTransaction, Payment, Receipt, Webho
 
 log = logging.getLogger(__name__)
 
-SWEEP_BATCH = 100
+# A payment in these states means the money is on its way: its order does not expire.
+PAYMENT_IN_FLIGHT = (Payment.Status.SUCCEEDED, Payment.Status.PROCESSING)
 
 
 # --- checkout -----------------------------------------------------------------------------------
@@ -261,33 +263,55 @@ def _apply_account_updated(obj: dict, *, created: int) -> None:
 # --- sweeps (beat) ------------------------------------------------------------------------------
 
 
-def orders_expire_sweep(*, now=None) -> int:
-    """Expire unpaid orders past their checkout window, in batches, skipping rows another worker
-    holds; cancel their provider intents afterwards (outside the transaction). Returns how many."""
+def orders_expire_sweep(*, now=None, batch: int | None = None) -> int:
+    """Expire unpaid orders past their checkout window, in batches of SWEEP_BATCH until none is
+    left, skipping rows another worker holds; cancel their provider intents after each batch
+    (outside its transaction). Orders whose money is on its way (payment succeeded or
+    processing) are left out of the query itself, so however many there are they never take the
+    place of orders that can expire. Returns how many expired."""
     now = now or timezone.now()
-    expired: list[Order] = []
-    with transaction.atomic():
-        due = list(
-            Order.objects.select_for_update(skip_locked=True)
-            .filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
-            .order_by("expires_at")[:SWEEP_BATCH]
-        )
-        for order in due:
-            # Checked again: a payment may have succeeded (and be waiting in the inbox).
-            payment = Payment.objects.filter(order=order).first()
-            if payment is not None and payment.status in (Payment.Status.SUCCEEDED, Payment.Status.PROCESSING):
-                continue
-            order, changed = order_services.order_expire(order_id=order.pk, now=now)
-            if changed:
-                expired.append(order)
-    for order in expired:
+    batch = batch or settings.MARKETPLACE["SWEEP_BATCH"]
+    total, skipped = 0, set()
+    while True:
+        expired: list[Order] = []
+        with transaction.atomic():
+            due = list(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
+                .exclude(pk__in=Payment.objects.filter(status__in=PAYMENT_IN_FLIGHT).values("order_id"))
+                .exclude(pk__in=skipped)
+                .order_by("expires_at", "pk")[:batch]
+            )
+            for order in due:
+                # Checked again under the order's lock: the payment may have moved since the query.
+                if _payment_in_flight(order):
+                    skipped.add(order.pk)
+                    continue
+                order, changed = order_services.order_expire(order_id=order.pk, now=now)
+                if changed:
+                    expired.append(order)
+                else:
+                    skipped.add(order.pk)
+        _cancel_intents(expired)
+        total += len(expired)
+        if len(due) < batch:
+            return total
+
+
+def _payment_in_flight(order: Order) -> bool:
+    """The order's money is on its way (or arrived): it must not expire."""
+    return Payment.objects.filter(order=order, status__in=PAYMENT_IN_FLIGHT).exists()
+
+
+def _cancel_intents(orders: list[Order]) -> None:
+    """Cancel the provider intents of expired orders; outside any transaction."""
+    for order in orders:
         payment = Payment.objects.filter(order=order).first()
         if payment is not None:
             try:
                 gateway().cancel_payment(payment.provider_payment_id, idempotency_key=f"order-{order.pk}-cancel")
             except Exception:  # a late success revives the order; the next attempt is harmless
                 log.exception("Could not cancel the payment of expired order %s", order.pk)
-    return len(expired)
 
 
 def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
@@ -299,7 +323,7 @@ def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
     pks = list(
         WebhookEvent.objects.filter(
             status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], received_at__lte=cutoff
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
+        ).values_list("pk", flat=True)[: settings.MARKETPLACE["SWEEP_BATCH"]]
     )
     for pk in pks:
         webhook_event_process_task.delay(pk)

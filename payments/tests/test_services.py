@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gigs.tests.factories import UserFactory
@@ -574,6 +576,43 @@ class TestOrdersExpireSweep:
             "expired",
             "active",
         ]
+
+    def test_orders_it_must_skip_never_block_later_expiries(self, settings):
+        """SWEEP_BATCH is honoured, the sweep goes on batch after batch, and orders whose payment is
+        processing are left out of the query: more of them than a batch block nothing."""
+        settings.MARKETPLACE = {**settings.MARKETPLACE, "SWEEP_BATCH": 2}
+        gig = gig_with_plan()
+        processing = []
+        for _ in range(5):  # placed first: they are the first due
+            o = place_order(gig=gig)
+            deliver(intent_event("payment_intent.processing", services.payment_start(order=o)))
+            processing.append(o)
+        with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+            due = [place_order(gig=gig) for _ in range(5)]
+        services.payment_start(order=due[0])  # one with an intent to cancel
+        with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+            not_due = place_order(gig=gig)
+
+        with time_machine.travel(due[-1].expires_at + timedelta(seconds=1)):
+            with CaptureQueriesContext(connection) as queries:
+                assert services.orders_expire_sweep() == 5
+            # Batches of 2, 2 and 1 due orders: the processing ones took no place in them.
+            assert sum("SKIP LOCKED" in q["sql"] for q in queries.captured_queries) == 3
+            assert services.orders_expire_sweep() == 0
+
+        statuses = dict(Order.objects.values_list("pk", "status"))
+        assert {statuses[o.pk] for o in processing} == {Order.Status.PENDING_PAYMENT}
+        assert {statuses[o.pk] for o in due} == {Order.Status.EXPIRED}
+        assert statuses[not_due.pk] == Order.Status.PENDING_PAYMENT
+        intent_id = Payment.objects.get(order=due[0]).provider_payment_id
+        assert LocalPaymentIntent.objects.get(pk=intent_id).status == LocalPaymentIntent.Status.CANCELED
+
+    def test_the_batch_argument_overrides_the_setting(self):
+        gig = gig_with_plan()
+        orders = [place_order(gig=gig) for _ in range(3)]
+        with time_machine.travel(orders[-1].expires_at + timedelta(seconds=1)):
+            assert services.orders_expire_sweep(batch=1) == 3
+        assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.EXPIRED}
 
     def test_the_now_argument_is_honoured(self, order):
         later = order.expires_at + timedelta(minutes=1)
