@@ -8,7 +8,7 @@ from marketplace.exceptions import ValidationFailed
 from marketplace.money import to_major, to_minor
 
 from .models import Category, Gig, Package, User
-from .selectors import ORDERINGS
+from .selectors import ORDERINGS, PRICE_FILTER_MAX_MINOR
 from .services import PackageInput
 
 
@@ -44,57 +44,6 @@ class ProfileForm(forms.Form):
     bio = forms.CharField(max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 5}))
 
 
-class GigSearchForm(forms.Form):
-    """The catalog filters. Prices are typed in major units (dollars); the selector wants cents."""
-
-    q = forms.CharField(required=False, max_length=100, label="Search")
-    category = forms.SlugField(required=False)
-    min_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Min price")
-    max_price = forms.DecimalField(required=False, min_value=0, decimal_places=2, label="Max price")
-    ordering = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("newest", "Newest"),
-            ("price", "Price: low to high"),
-            ("-price", "Price: high to low"),
-            ("title", "Title"),
-        ],
-    )
-
-    def clean(self):
-        data = super().clean()
-        lo, hi = data.get("min_price"), data.get("max_price")
-        if lo is not None and hi is not None and lo > hi:
-            self.add_error("max_price", "The maximum must not be below the minimum.")
-        return data
-
-    def selector_kwargs(self) -> dict:
-        """Only the valid filters; an invalid one is shown as an error and ignored."""
-        data = (
-            self.cleaned_data
-            if self.is_valid()
-            else {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
-        )
-        currency = settings.MARKETPLACE["DEFAULT_CURRENCY"]
-        ordering = data.get("ordering") or "newest"
-        return {
-            "q": data.get("q") or "",
-            "category": data.get("category") or "",
-            "min_price_minor": None if data.get("min_price") is None else to_minor(data["min_price"], currency),
-            "max_price_minor": None if data.get("max_price") is None else to_minor(data["max_price"], currency),
-            "ordering": ordering if ordering in ORDERINGS else "newest",
-        }
-
-
-class GigOverviewForm(forms.Form):
-    title = forms.CharField(
-        min_length=Gig.TITLE_MIN_CHARS,
-        max_length=100,
-        help_text="Start with “I will…”, e.g. “I will design a minimalist logo”.",
-    )
-    category = forms.ModelChoiceField(queryset=Category.objects.all(), empty_label="Choose a category")
-
-
 class MoneyField(forms.CharField):
     """A price typed in major units ("25" or "25.50"), cleaned to integer minor units."""
 
@@ -108,6 +57,75 @@ class MoneyField(forms.CharField):
             return to_minor(value, currency)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
+
+
+class GigSearchForm(forms.Form):
+    """The catalog filters. Prices are typed in major units (dollars); the selector wants cents."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    category = forms.SlugField(required=False)
+    # Typed like any price (marketplace.money.to_minor) and cleaned to minor units; long enough
+    # that a huge number is "too large" rather than "too many characters".
+    min_price = MoneyField(required=False, max_length=40, label="Min price")
+    max_price = MoneyField(required=False, max_length=40, label="Max price")
+    ordering = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("newest", "Newest"),
+            ("price", "Price: low to high"),
+            ("-price", "Price: high to low"),
+            ("title", "Title"),
+        ],
+    )
+
+    def _clean_price(self, name: str) -> int | None:
+        """The typed price in minor units of the default currency, or None when left empty."""
+        raw = self.cleaned_data.get(name)
+        if not raw:
+            return None
+        minor = self.fields[name].to_minor(raw, settings.MARKETPLACE["DEFAULT_CURRENCY"])
+        if minor > PRICE_FILTER_MAX_MINOR:
+            raise forms.ValidationError("That amount is too large.")
+        return minor
+
+    def clean_min_price(self) -> int | None:
+        return self._clean_price("min_price")
+
+    def clean_max_price(self) -> int | None:
+        return self._clean_price("max_price")
+
+    def clean(self):
+        data = super().clean()
+        lo, hi = data.get("min_price"), data.get("max_price")
+        if lo is not None and hi is not None and lo > hi:
+            self.add_error("max_price", "The maximum must not be below the minimum.")
+        return data
+
+    def selector_kwargs(self) -> dict:
+        """Only the valid filters; an invalid one is shown as an error and ignored. Prices are
+        already minor units here (see `_clean_price`)."""
+        data = (
+            self.cleaned_data
+            if self.is_valid()
+            else {k: v for k, v in getattr(self, "cleaned_data", {}).items() if k not in self.errors}
+        )
+        ordering = data.get("ordering") or "newest"
+        return {
+            "q": data.get("q") or "",
+            "category": data.get("category") or "",
+            "min_price_minor": data.get("min_price"),
+            "max_price_minor": data.get("max_price"),
+            "ordering": ordering if ordering in ORDERINGS else "newest",
+        }
+
+
+class GigOverviewForm(forms.Form):
+    title = forms.CharField(
+        min_length=Gig.TITLE_MIN_CHARS,
+        max_length=100,
+        help_text="Start with “I will…”, e.g. “I will design a minimalist logo”.",
+    )
+    category = forms.ModelChoiceField(queryset=Category.objects.all(), empty_label="Choose a category")
 
 
 class PricingForm(forms.Form):

@@ -3,6 +3,7 @@
 from django.db.models import Prefetch, Q, QuerySet
 
 from marketplace.exceptions import NotFound
+from marketplace.money import MAX_DIGITS
 
 from .models import Category, Gig, GigFaq, GigRequirement, Package, User
 
@@ -13,6 +14,9 @@ ORDERINGS = {
     "title": ("title", "id"),
 }
 DEFAULT_ORDERING = "newest"
+# The price filters (page and API) take at most 15 digits of minor units: far above any price, and
+# a clear error rather than a query the database cannot compare (or an overflow in Python).
+PRICE_FILTER_MAX_MINOR = 10**MAX_DIGITS - 1
 
 
 def _with_listing_fields(qs: QuerySet[Gig]) -> QuerySet[Gig]:

@@ -2,7 +2,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from gigs import hooks
+from gigs.api.fields import StrictIntegerField
 from gigs.models import Category, Gig, Package
+from gigs.selectors import PRICE_FILTER_MAX_MINOR
 from gigs.services import PackageInput
 
 
@@ -20,8 +22,8 @@ class SellerSerializer(serializers.Serializer):
 class PackageSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
     description = serializers.CharField(max_length=600)
-    price_minor = serializers.IntegerField(
-        min_value=1, help_text="Integer price in the currency's minor unit (cents for USD)."
+    price_minor = StrictIntegerField(
+        min_value=1, help_text="Integer price in the currency's minor unit (cents for USD), sent as a JSON integer."
     )
     currency = serializers.CharField(read_only=True)
     delivery_days = serializers.IntegerField(min_value=1, max_value=365)
@@ -152,8 +154,8 @@ class GigWriteSerializer(serializers.Serializer):
 class GigFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=100)
     category = serializers.SlugField(required=False, allow_blank=True)
-    min_price_minor = serializers.IntegerField(required=False, min_value=0)
-    max_price_minor = serializers.IntegerField(required=False, min_value=0)
+    min_price_minor = serializers.IntegerField(required=False, min_value=0, max_value=PRICE_FILTER_MAX_MINOR)
+    max_price_minor = serializers.IntegerField(required=False, min_value=0, max_value=PRICE_FILTER_MAX_MINOR)
     ordering = serializers.ChoiceField(choices=["newest", "price", "-price", "title"], required=False)
 
     def validate(self, attrs):

@@ -181,6 +181,9 @@ class TestGigList:
             ({"min_price_minor": "5000", "max_price_minor": "1000"}, "max_price_minor"),
             ({"ordering": "bogus"}, "ordering"),
             ({"ordering": "-published_at"}, "ordering"),  # not a field name passthrough
+            ({"max_price_minor": "1e20"}, "max_price_minor"),
+            ({"min_price_minor": "12345678901234567890"}, "min_price_minor"),  # 20 digits
+            ({"max_price_minor": "1000000000000000"}, "max_price_minor"),  # 16 digits: above the limit
         ],
     )
     def test_bad_filters_are_400_with_field_errors(self, api_client, params, field):
@@ -189,6 +192,11 @@ class TestGigList:
         assert response.status_code == 400
         body = response.json()
         assert field in body and isinstance(body[field], list) and body[field]
+
+    def test_the_largest_price_filter_is_accepted(self, api_client):
+        gig = GigFactory(published=True)
+        assert slugs(api_client.get(LIST_URL, {"max_price_minor": "999999999999999"})) == [gig.slug]
+        assert slugs(api_client.get(LIST_URL, {"min_price_minor": "999999999999999"})) == []
 
     def test_several_bad_filters_are_reported_together(self, api_client):
         response = api_client.get(LIST_URL, {"min_price_minor": "abc", "max_price_minor": "-1", "ordering": "bogus"})
@@ -376,6 +384,10 @@ class TestGigCreate:
             (lambda p: p["packages"]["standard"].update(price_minor="ten"), ("packages", "standard", "price_minor")),
             (lambda p: p["packages"]["basic"].update(price_minor=12.5), ("packages", "basic", "price_minor")),
             (lambda p: p["packages"]["basic"].update(price_minor=None), ("packages", "basic", "price_minor")),
+            # A strict JSON integer, as in the plan API: no strings of digits, whole floats or booleans.
+            (lambda p: p["packages"]["basic"].update(price_minor="2500"), ("packages", "basic", "price_minor")),
+            (lambda p: p["packages"]["basic"].update(price_minor=2500.0), ("packages", "basic", "price_minor")),
+            (lambda p: p["packages"]["premium"].update(price_minor=True), ("packages", "premium", "price_minor")),
             # Service rules, checked after DRF's field validation:
             (lambda p: p["packages"]["standard"].update(price_minor=2000), ("packages", "standard", "price_minor")),
             (lambda p: p["packages"]["premium"].update(price_minor=4999), ("packages", "premium", "price_minor")),
@@ -397,6 +409,9 @@ class TestGigCreate:
             "price-string",
             "price-float",
             "price-null",
+            "price-digit-string",
+            "price-whole-float",
+            "price-boolean",
             "standard-cheaper-than-basic",
             "premium-cheaper-than-standard",
             "price-above-max",

@@ -64,6 +64,33 @@ class TestCatalog:
         assert len(titles(response)) == 1
         assert "Min price: Enter a number." in response.content.decode()
 
+    @pytest.mark.parametrize(
+        ("params", "field", "message"),
+        [
+            ({"max_price": "1e20"}, "max_price", "without an exponent"),
+            ({"min_price": "12345678901234567890"}, "min_price", "too large"),  # 20 digits
+            ({"max_price": "99999999999999"}, "max_price", "too large"),  # valid money, above the filter's limit
+            ({"min_price": "12,345"}, "min_price", None),  # thousands: valid, no gig that dear
+        ],
+    )
+    def test_huge_or_exponent_prices_are_form_errors_and_ignored(self, client, params, field, message):
+        gig = GigFactory(published=True)
+        response = client.get(reverse("gig-list"), params)
+        assert response.status_code == 200
+        errors = response.context["form"].errors
+        if message is None:
+            assert not errors and titles(response) == []
+            return
+        assert set(errors) == {field} and message in errors[field][0]
+        assert titles(response) == [gig.title]  # the filter is ignored
+        label = "Min price" if field == "min_price" else "Max price"
+        assert f"{label}: {errors[field][0]}" in response.content.decode()
+
+    def test_prices_typed_with_a_decimal_comma(self, client):
+        gig = GigFactory(published=True)  # starts at $25
+        assert titles(client.get(reverse("gig-list"), {"min_price": "24,99"})) == [gig.title]
+        assert titles(client.get(reverse("gig-list"), {"min_price": "25,01"})) == []
+
     def test_min_above_max_is_an_error(self, client):
         response = client.get(reverse("gig-list"), {"min_price": "50", "max_price": "10"})
         assert "max_price" in response.context["form"].errors

@@ -9,21 +9,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from gigs.api.fields import StrictIntegerField
 from gigs.models import Package
 from milestones import services
 from milestones.models import GigMilestone, MilestoneTemplate
 
 TIERS = list(Package.TIER_ORDER)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An integer that is sent as a JSON integer: DRF's IntegerField would take "10" and 12.0,
-    and silently turn True into 1."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class TermsSerializer(serializers.Serializer):
