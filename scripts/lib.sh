@@ -135,6 +135,7 @@ pg_bindir() {
         [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && best="$d"
     done
     if [ -n "$best" ]; then
+        echo "==> WARNING: PostgreSQL 15 not found, using $best (the suite targets 15)" >&2
         echo "$best"
         return 0
     fi
