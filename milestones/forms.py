@@ -107,10 +107,37 @@ class BaseMilestoneFormSet(forms.BaseFormSet):
         return form
 
 
-MAX = settings.MARKETPLACE["MILESTONES_MAX"]
-MilestoneFormSet = forms.formset_factory(
-    MilestoneForm, formset=BaseMilestoneFormSet, extra=0, max_num=MAX, absolute_max=MAX, validate_max=True
-)
+def max_milestones() -> int:
+    """MILESTONES_MAX, read when a request needs it (not at import), so a changed setting applies."""
+    return settings.MARKETPLACE["MILESTONES_MAX"]
+
+
+def min_milestones() -> int:
+    return settings.MARKETPLACE["MILESTONES_MIN"]
+
+
+class MilestoneFormSet(BaseMilestoneFormSet):
+    """What `formset_factory(MilestoneForm, extra=0, max_num=MAX, absolute_max=MAX,
+    validate_max=True)` would build, except that the maximum is read on each use rather than
+    fixed when the module is imported."""
+
+    form = MilestoneForm
+    extra = 0
+    min_num = 0
+    validate_min = False
+    validate_max = True
+    can_order = False
+    can_delete = False
+    can_delete_extra = True
+    renderer = None
+
+    @property
+    def max_num(self) -> int:
+        return max_milestones()
+
+    @property
+    def absolute_max(self) -> int:
+        return max_milestones()
 
 
 def initial_from_inputs(milestones: list[MilestoneInput], currency: str) -> list[dict]:
@@ -134,7 +161,7 @@ def raw_rows(data, prefix: str = "ms") -> list[dict]:
     """The posted milestones as raw values, in order, for the no-JavaScript add/remove/move
     buttons, which change the rows and re-render without saving."""
     try:
-        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), MAX + 1)
+        total = min(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), max_milestones() + 1)
     except ValueError:
         total = 0
     names = ["name", "description"] + [f"{t}_{f}" for t in TIERS for f in ("price", "delivery_days", "revisions")]

@@ -22,11 +22,18 @@ from marketplace.exceptions import DomainError, NotFound, ValidationFailed
 from marketplace.money import exponent, to_minor
 
 from . import selectors, services
-from .forms import MilestoneFormSet, TemplateNameForm, blank_row, initial_from_inputs, raw_rows
+from .forms import (
+    MilestoneFormSet,
+    TemplateNameForm,
+    blank_row,
+    initial_from_inputs,
+    max_milestones,
+    min_milestones,
+    raw_rows,
+)
 
 PREFIX = "ms"
 TIERS = list(Package.TIER_ORDER)
-MAX = settings.MARKETPLACE["MILESTONES_MAX"]
 STRUCTURE_ACTIONS = ("ms_start", "ms_add", "ms_remove", "ms_up", "ms_down", "ms_apply_template")
 
 
@@ -54,8 +61,9 @@ def _restructure(request, rows: list[dict], gig) -> list[dict]:
     if "ms_start" in post:
         return [blank_row(1)]
     if "ms_add" in post:
-        if len(rows) >= MAX:
-            messages.error(request, f"A plan has at most {MAX} milestones.")
+        most = max_milestones()
+        if len(rows) >= most:
+            messages.error(request, f"A plan has at most {most} milestones.")
         else:
             rows.append(blank_row(len(rows) + 1))
         return rows
@@ -114,7 +122,8 @@ def edit_description(request, pk):
     context = {
         "templates": templates,
         "template_form": TemplateNameForm(),
-        "max_milestones": MAX,
+        "max_milestones": max_milestones(),
+        "min_milestones": min_milestones(),
         "plan_errors": [],
         "tier_errors": {},
     }
@@ -147,13 +156,13 @@ def edit_description(request, pk):
             gig,
             DescriptionForm(data),
             FaqFormSet(data, prefix="faq"),
-            MilestoneFormSet(prefix=PREFIX, initial=rows[:MAX], currency=currency),
+            MilestoneFormSet(prefix=PREFIX, initial=rows[: max_milestones()], currency=currency),
             rows,
             milestone_payments,
             context,
         )
     if any(action in post for action in STRUCTURE_ACTIONS):
-        rows = _restructure(request, rows[:MAX], gig)
+        rows = _restructure(request, rows[: max_milestones()], gig)
         return _render(
             request,
             gig,
@@ -222,7 +231,7 @@ def _render(request, gig, form, faq_formset, formset, rows, milestone_payments, 
             "ms_formset": formset,
             "milestone_payments": milestone_payments,
             "totals": _totals(rows, gig.currency),
-            "can_add": len(formset.forms) < MAX,
+            "can_add": len(formset.forms) < max_milestones(),
             "currency_exponent": exponent(gig.currency),
             "min_milestone_price": settings.MARKETPLACE["MILESTONE_MIN_PRICE_MINOR"],
             "min_basic_total": settings.MARKETPLACE["BASIC_MIN_TOTAL_MINOR"],

@@ -166,6 +166,30 @@ class TestStructureButtons:
         assert "A plan has at most 5 milestones." in messages_of(response)
         assert not GigMilestone.objects.exists()
 
+    def test_the_count_rule_follows_the_settings_at_request_time(self, client, gig, settings):
+        """MILESTONES_MIN/MAX are read per request: the page text, the script's limit, the add
+        button, the formset's maximum and the service all follow a changed setting."""
+        body = client.get(step_url(gig)).content.decode()
+        assert "Between 2 and 5 milestones." in body and 'data-max="5"' in body
+
+        settings.MARKETPLACE = {**settings.MARKETPLACE, "MILESTONES_MIN": 1, "MILESTONES_MAX": 3}
+        body = client.get(step_url(gig)).content.decode()
+        assert "Between 1 and 3 milestones." in body and 'data-max="3"' in body
+        rows = [row("A"), row("B"), row("C")]
+        response = client.post(step_url(gig), page_data(rows, ms_add="1"))
+        assert len(builder_names(response)) == 3 and response.context["can_add"] is False
+        assert "A plan has at most 3 milestones." in messages_of(response)
+        assert "reached the limit of 3 milestones" in response.content.decode()
+
+        response = client.post(step_url(gig), page_data([*rows, row("D")], save="1"))
+        assert response.status_code == 200
+        assert "A plan has at most 3 milestones." in response.context["ms_formset"].non_form_errors()
+        assert not GigMilestone.objects.exists()
+
+        response = client.post(step_url(gig), page_data([row("Only", basic=("10", 2, 1))], save="1"))
+        assert response.status_code == 302  # one milestone is enough now
+        assert GigMilestone.objects.filter(gig=gig).count() == 1
+
     def test_a_crafted_sixth_milestone_is_refused_and_nothing_saved(self, client, gig):
         before = prices(gig)
         rows = [row(f"Stage {i}") for i in range(1, 7)]
