@@ -93,6 +93,32 @@ class TestBalancedAtCommit:
         with pytest.raises(IntegrityError), transaction.atomic():
             raw_entries(raw_transaction(), ("platform_cash", 0, "USD"))
 
+    def test_a_leg_added_after_a_check_is_checked_again(self):
+        """The trigger skips legs a previous check of the same transaction already summed
+        (migration 0007); a leg inserted after that check is not one of them."""
+        with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+            txn = raw_transaction()
+            raw_entries(txn, ("platform_cash", 1000, "USD"), ("escrow:1", -1000, "USD"))
+            check_constraints_now()  # balanced: passes, and remembers this transaction
+            raw_entries(txn, ("platform_revenue", 5, "USD"))
+            check_constraints_now()
+
+    def test_one_unbalanced_transaction_among_many_fails_the_commit(self):
+        with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+            ids = [raw_transaction() for _ in range(5)]
+            for i, txn in enumerate(ids):
+                raw_entries(txn, ("platform_cash", 100, "USD"), ("escrow:1", -100 + (i == 3), "USD"))
+            check_constraints_now()
+
+    def test_legs_of_transactions_interleaved_are_each_checked(self):
+        with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+            a, b = raw_transaction(), raw_transaction()
+            raw_entries(a, ("platform_cash", 100, "USD"))
+            raw_entries(b, ("platform_cash", 100, "USD"))
+            raw_entries(a, ("escrow:1", -100, "USD"))
+            raw_entries(b, ("escrow:2", -99, "USD"))
+            check_constraints_now()
+
     def test_ledger_post_passes_the_database_check(self):
         check_constraints_now()  # from here on each statement is checked as it ends
         post_sample()
