@@ -53,7 +53,9 @@ def connect_onboarding_start(*, user: User, refresh_url: str, return_url: str) -
 def connect_account_refresh(*, user: User) -> ConnectedAccount | None:
     """Read the seller's account from Stripe and store its flags (transfers_active is what
     checkout requires). None when the seller has no account (never started, or local provider).
-    Raises ProviderUnavailable when Stripe cannot be reached; nothing changes then."""
+    An account.updated applied while Stripe was being read (created after the read began) is
+    newer than, or as new as, what was read: it is kept and the read is dropped. Raises
+    ProviderUnavailable when Stripe cannot be reached; nothing changes then."""
     account = ConnectedAccount.objects.filter(user=user).first()
     if account is None:
         return None
@@ -61,10 +63,11 @@ def connect_account_refresh(*, user: User) -> ConnectedAccount | None:
     state = gateway().retrieve_account(account.stripe_account_id)  # outside any transaction
     with transaction.atomic():
         account = ConnectedAccount.objects.select_for_update().get(pk=account.pk)
+        if account.state_as_of > asked_at:
+            return account
         for name, value in _flags(state).items():
             setattr(account, name, value)
-        # A webhook processed meanwhile may carry a newer state; what was read now is newer than
-        # any event created before the read started.
-        account.state_as_of = max(account.state_as_of, asked_at)
+        # What was read is at least as new as any event created before the read began.
+        account.state_as_of = asked_at
         account.save(update_fields=[*FLAGS, "state_as_of", "updated_at"])
     return account

@@ -2,6 +2,7 @@
 mode (nothing to onboard) and in Stripe mode through the real SDK and the fake."""
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,6 +11,7 @@ from django.db import connection
 from django.urls import reverse
 
 from gigs.tests.factories import UserFactory
+from payments import connect, services
 from payments.connect import connect_account_refresh, connect_onboarding_start
 from payments.exceptions import ProviderUnavailable
 from payments.gateways.stripe_gateway import MAX_NETWORK_RETRIES
@@ -143,6 +145,38 @@ class TestOnboardingService:
         account = ConnectedAccount.objects.get(user=user)
         assert (account.details_submitted, account.charges_enabled, account.payouts_enabled) == (True, True, True)
         assert account.transfers_active
+
+    def test_refresh_keeps_an_account_updated_applied_while_stripe_was_read(self, fake, monkeypatch):
+        """The read began before a newer account.updated was applied: what it read is older and
+        must not overwrite it."""
+        user = UserFactory()
+        start(user)
+        account_id = ConnectedAccount.objects.get(user=user).stripe_account_id
+        fake.update_account(account_id, details_submitted=True, capabilities={"transfers": "pending"})
+        provider = connect.gateway()
+        read_before = provider.retrieve_account(account_id)  # what Stripe answers the slow read
+        fake.complete_onboarding(account_id)
+        newer = dict(fake.last_event("account.updated"), created=int(time.time()) + 5)
+
+        class SlowRead:
+            def retrieve_account(self, stripe_account_id):
+                row, _ = services.webhook_event_store(event=newer, source="connect")
+                services.webhook_event_process(event_pk=row.pk)  # a worker, meanwhile
+                return read_before
+
+        monkeypatch.setattr(connect, "gateway", SlowRead)
+        account = connect_account_refresh(user=user)
+        assert account.transfers_active and account.charges_enabled
+        assert account.state_as_of == newer["created"]
+        stored = ConnectedAccount.objects.get(user=user)
+        assert (stored.transfers_active, stored.state_as_of) == (True, newer["created"])
+
+        # An older stored state is replaced by the read, stamped with when the read began.
+        monkeypatch.undo()
+        ConnectedAccount.objects.filter(user=user).update(state_as_of=1_000, transfers_active=False)
+        before = int(time.time())
+        account = connect_account_refresh(user=user)
+        assert account.transfers_active and before <= account.state_as_of <= int(time.time())
 
     def test_refresh_during_an_outage_changes_nothing(self, fake):
         user = UserFactory()
