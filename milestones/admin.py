@@ -26,7 +26,7 @@ class MilestoneTemplateAdminForm(forms.ModelForm):
 
     class Meta:
         model = MilestoneTemplate
-        fields = ["name", "description", "owner", "milestones"]
+        fields = ["name", "description", "category", "owner", "milestones"]
 
     def clean(self):
         data = super().clean()
@@ -46,10 +46,10 @@ class MilestoneTemplateAdmin(admin.ModelAdmin):
 
     form = MilestoneTemplateAdminForm
 
-    list_display = ["name", "owner", "milestone_count", "updated_at"]
-    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    list_display = ["name", "owner", "category", "milestone_count", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter), "category"]
     search_fields = ["name", "description", "owner__username"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "category"]
     raw_id_fields = ["owner"]
     readonly_fields = ["created_at", "updated_at"]
 

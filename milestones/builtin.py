@@ -1,6 +1,7 @@
 """The built-in milestone templates, one per kind of work. The data migration adds them to a new
 database and `seed_demo` adds any an admin has deleted; afterwards admins manage them in Django
-admin (existing ones are never overwritten)."""
+admin (existing ones are never overwritten). Each kind of work belongs to a gig category, by slug
+(`CATEGORIES`); `link_categories` sets it on built-ins that have none, where that category exists."""
 
 
 def t(basic, standard, premium):
@@ -43,6 +44,16 @@ BUILTIN = [
 # fmt: on
 
 
+# Built-in template name -> the slug of the category it is for (seed_demo's categories); the rest
+# ("Two stages") fit any kind of work.
+CATEGORIES = {
+    "Logo design": "graphics-design",
+    "Website": "programming-tech",
+    "Video": "video-animation",
+    "Writing": "writing-translation",
+}
+
+
 def add_missing(template_model) -> int:
     """Create the built-in templates that do not exist (by name, without owner); returns how many.
     Takes the model so the data migration can pass its historical one."""
@@ -60,3 +71,17 @@ def add_missing(template_model) -> int:
         )
         created += 1
     return created
+
+
+def link_categories(template_model, category_model) -> int:
+    """Give each built-in template that has no category the one `CATEGORIES` names, when a
+    category with that slug exists; returns how many were linked. A category an admin chose is
+    kept. Takes the models so the data migration can pass its historical ones."""
+    by_slug = {c.slug: c for c in category_model.objects.filter(slug__in=set(CATEGORIES.values()))}
+    linked = 0
+    for name, slug in CATEGORIES.items():
+        if slug in by_slug:
+            linked += template_model.objects.filter(owner__isnull=True, name=name, category__isnull=True).update(
+                category=by_slug[slug]
+            )
+    return linked

@@ -66,6 +66,15 @@ class MilestoneTemplate(models.Model):
     )
     name = models.CharField(max_length=80)
     description = models.CharField(max_length=240, blank=True)
+    # The kind of work a built-in template is for: the builder offers it first on gigs of that
+    # category. Empty = general (and always for sellers' own templates).
+    category = models.ForeignKey(
+        "gigs.Category",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="milestone_templates",
+    )
     milestones = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

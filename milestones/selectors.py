@@ -2,7 +2,7 @@
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from gigs.models import Gig, Package, User
+from gigs.models import Category, Gig, Package, User
 
 from .models import GigMilestone, GigMilestonePackage, MilestoneTemplate
 
@@ -35,10 +35,26 @@ def plan_by_tier(milestones: list[GigMilestone]) -> dict[str, dict]:
     return result
 
 
-def template_list_for(user: User) -> QuerySet[MilestoneTemplate]:
-    """Built-in templates and the user's own, built-ins first."""
+def template_list_for(user: User, *, category: str = "") -> QuerySet[MilestoneTemplate]:
+    """Built-in templates and the user's own, built-ins first; with `category` (a slug), only the
+    templates for that category. One query, with each template's category."""
     own = Q(owner=user) if user.is_authenticated else Q(pk__in=[])
-    return MilestoneTemplate.objects.filter(Q(owner__isnull=True) | own).order_by("-owner_id", "name")
+    qs = MilestoneTemplate.objects.filter(Q(owner__isnull=True) | own).select_related("category")
+    if category:
+        qs = qs.filter(category__slug=category)
+    return qs.order_by("-owner_id", "name")
+
+
+def template_picker_groups(templates: list[MilestoneTemplate], category: Category | None) -> list[dict]:
+    """The builder's template picker: the built-ins for the gig's category first ("For <category>"),
+    then the other built-ins, then the seller's own; empty groups left out. No query."""
+    for_category = [t for t in templates if t.is_builtin and category is not None and t.category_id == category.pk]
+    groups = [
+        {"label": f"For {category.name}" if category else "", "templates": for_category},
+        {"label": "Other built-in", "templates": [t for t in templates if t.is_builtin and t not in for_category]},
+        {"label": "My templates", "templates": [t for t in templates if not t.is_builtin]},
+    ]
+    return [g for g in groups if g["templates"]]
 
 
 def template_get_for(user: User, template_id: int) -> MilestoneTemplate | None:

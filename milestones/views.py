@@ -235,6 +235,7 @@ def _render(request, gig, form, faq_formset, formset, rows, milestone_payments, 
             "currency_exponent": exponent(gig.currency),
             "min_milestone_price": settings.MARKETPLACE["MILESTONE_MIN_PRICE_MINOR"],
             "min_basic_total": settings.MARKETPLACE["BASIC_MIN_TOTAL_MINOR"],
+            "template_groups": selectors.template_picker_groups(context["templates"], gig.category),
             **context,
         },
     )

@@ -173,17 +173,29 @@ class ApplyTemplateSerializer(serializers.Serializer):
 
 class TemplateSerializer(serializers.ModelSerializer):
     builtin = serializers.BooleanField(source="is_builtin", read_only=True)
+    category = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="Slug of the gig category a built-in template is for; null for general ones and your own.",
+    )
     milestones = serializers.SerializerMethodField()
 
     class Meta:
         model = MilestoneTemplate
-        fields = ["id", "name", "description", "builtin", "milestones", "created_at", "updated_at"]
+        fields = ["id", "name", "description", "builtin", "category", "milestones", "created_at", "updated_at"]
 
     @extend_schema_field(MilestoneSerializer(many=True))
     def get_milestones(self, template: MilestoneTemplate) -> list[dict]:
         # Normalised through the services' input, as applying the template would read it
         # (built-ins are edited in the admin, where a key may be missing).
         return [m.to_data() for m in services.template_milestones(template)]
+
+
+class TemplateFilterSerializer(serializers.Serializer):
+    category = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Only the templates for this category (its slug)."
+    )
 
 
 class TemplateCreateSerializer(serializers.Serializer):

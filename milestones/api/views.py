@@ -20,6 +20,7 @@ from .serializers import (
     PlanSerializer,
     PlanWriteSerializer,
     TemplateCreateSerializer,
+    TemplateFilterSerializer,
     TemplateRenameSerializer,
     TemplateSerializer,
     milestone_inputs,
@@ -103,10 +104,13 @@ class MilestoneTemplateListApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=TemplateSerializer(many=True))
+    @extend_schema(parameters=[TemplateFilterSerializer], responses={200: TemplateSerializer(many=True), 400: INVALID})
     def get(self, request):
-        """Built-in templates, then yours."""
-        return Response(TemplateSerializer(selectors.template_list_for(request.user), many=True).data)
+        """Built-in templates, then yours; `?category=<slug>`: only those for that category (an
+        unknown slug lists none)."""
+        category = _validated(TemplateFilterSerializer, request.query_params).validated_data.get("category", "")
+        templates = selectors.template_list_for(request.user, category=category)
+        return Response(TemplateSerializer(templates, many=True).data)
 
     @extend_schema(
         request=TemplateCreateSerializer,

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from gigs.models import Gig, Package
-from gigs.tests.factories import GigFactory, UserFactory
-from milestones import services
+from gigs.models import Category, Gig, Package
+from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
+from milestones import builtin, services
 from milestones.admin import GigMilestoneInline, GigWithPlanAdmin
 from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
 from milestones.services import MilestoneInput, MilestoneTerms
@@ -84,6 +84,31 @@ class TestTemplateAdmin:
         assert sorted(t.name for t in builtins) == ["Logo design", "Two stages", "Video", "Website", "Writing"]
         assert [t.name for t in results(admin_client.get(url, {"owner__isempty": "0"}))] == ["Maker flow"]
         assert [t.name for t in results(admin_client.get(url, {"q": "maker"}))] == ["Maker flow"]
+
+    def test_changelist_shows_and_filters_by_category(self, admin_client):
+        design = CategoryFactory(slug="graphics-design", name="Graphics & Design")
+        builtin.link_categories(MilestoneTemplate, Category)
+        url = admin_url(MilestoneTemplate, "changelist")
+        response = admin_client.get(url)
+        assert "Graphics &amp; Design" in response.content.decode()
+        assert "category" in response.context["cl"].list_display
+        assert [t.name for t in results(admin_client.get(url, {"category__id__exact": design.pk}))] == ["Logo design"]
+        assert len(results(admin_client.get(url, {"category__isnull": "True"}))) == 4
+
+    def test_admin_sets_a_builtin_templates_category(self, admin_client):
+        music = CategoryFactory(slug="music-audio", name="Music & Audio")
+        template = MilestoneTemplate.objects.get(owner__isnull=True, name="Two stages")
+        response = admin_client.get(admin_url(MilestoneTemplate, "change", template.pk))
+        data = {
+            "name": template.name,
+            "description": template.description,
+            "category": music.pk,
+            "milestones": json.dumps(template.milestones),
+        }
+        response = admin_client.post(admin_url(MilestoneTemplate, "change", template.pk), data)
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        template.refresh_from_db()
+        assert template.category == music
 
     def test_milestone_count_column(self, admin_client):
         response = admin_client.get(admin_url(MilestoneTemplate, "changelist"), {"q": "Two stages"})

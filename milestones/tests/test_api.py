@@ -12,9 +12,9 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from gigs.models import Gig, Package
-from gigs.tests.factories import GigFactory, UserFactory
-from milestones import services
+from gigs.models import Category, Gig, Package
+from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
+from milestones import builtin, services
 from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
 
 pytestmark = pytest.mark.django_db
@@ -541,6 +541,43 @@ class TestTemplates:
         assert [m["name"] for m in logo["milestones"]] == ["Concepts", "Refinement", "Final files"]
         assert logo["milestones"][1]["video_call"] is True
         assert logo["milestones"][0]["packages"]["basic"] == {"price_minor": 2000, "delivery_days": 2, "revisions": 1}
+
+    def test_category_is_exposed_and_filters_the_list(self, owner_client, seller):
+        CategoryFactory(slug="graphics-design")
+        CategoryFactory(slug="video-animation")
+        builtin.link_categories(MilestoneTemplate, Category)
+        services.template_save(
+            owner=seller, name="Mine", milestones=[services.MilestoneInput.from_data(n_milestones(1)[0])]
+        )
+        rows = owner_client.get(TEMPLATES_URL).json()
+        assert {r["name"]: r["category"] for r in rows} == {
+            "Logo design": "graphics-design",
+            "Two stages": None,
+            "Video": "video-animation",
+            "Website": None,
+            "Writing": None,
+            "Mine": None,
+        }
+        logo = MilestoneTemplate.objects.get(owner__isnull=True, name="Logo design")
+        assert owner_client.get(template_url(logo)).json()["category"] == "graphics-design"
+
+        filtered = owner_client.get(TEMPLATES_URL, {"category": "video-animation"})
+        assert filtered.status_code == 200 and [r["name"] for r in filtered.json()] == ["Video"]
+        assert owner_client.get(TEMPLATES_URL, {"category": "no-such-category"}).json() == []
+        assert len(owner_client.get(TEMPLATES_URL, {"category": ""}).json()) == len(BUILTIN_NAMES) + 1
+        bad = owner_client.get(TEMPLATES_URL, {"category": "not a slug"})
+        assert bad.status_code == 400 and "category" in bad.json()
+
+    def test_list_query_count_does_not_grow_with_categories(self, owner_client, django_assert_num_queries):
+        owner_client.get(TEMPLATES_URL)
+        with CaptureQueriesContext(connection) as ctx:
+            owner_client.get(TEMPLATES_URL)
+        for slug in builtin.CATEGORIES.values():
+            CategoryFactory(slug=slug)
+        builtin.link_categories(MilestoneTemplate, Category)
+        with django_assert_num_queries(len(ctx)):
+            rows = owner_client.get(TEMPLATES_URL).json()
+        assert sum(r["category"] is not None for r in rows) == 4
 
     def test_list_query_count_does_not_grow(self, owner_client, seller, django_assert_num_queries):
         owner_client.get(TEMPLATES_URL)

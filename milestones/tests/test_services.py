@@ -1,15 +1,18 @@
 """The plan rules (check_plan / plan_replace), what a saved plan does to the gig's packages, templates,
 and how a plan in force constrains publishing and the pricing step."""
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from gigs import services as gig_services
 from gigs.exceptions import GigIncomplete
-from gigs.models import Gig, Package
+from gigs.models import Category, Gig, Package
 from gigs.services import PackageInput
-from gigs.tests.factories import GigFactory, UserFactory
+from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
 from marketplace.exceptions import NotFound, ValidationFailed
-from milestones import services
+from milestones import builtin, selectors, services
 from milestones.exceptions import TemplateNameTaken
 from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
 from milestones.services import MilestoneInput, MilestoneTerms, check_plan, plan_replace
@@ -457,6 +460,80 @@ class TestTemplates:
         assert list(GigMilestone.objects.filter(gig=gig).values_list("video_call", flat=True)) == [False, True, False]
         assert prices(gig) == {"basic": 4500, "standard": 9000, "premium": 18000}
         assert days(gig) == {"basic": 5, "standard": 6, "premium": 9}
+
+
+class TestTemplateCategories:
+    """Built-in templates belong to a gig category (by slug) where that category exists."""
+
+    def linked(self) -> dict[str, str | None]:
+        return {
+            t.name: t.category and t.category.slug
+            for t in MilestoneTemplate.objects.filter(owner__isnull=True).select_related("category")
+        }
+
+    def test_link_categories_links_builtins_whose_category_exists(self):
+        assert set(self.linked().values()) == {None}  # the migration found no categories
+        CategoryFactory(slug="graphics-design", name="Graphics & Design")
+        CategoryFactory(slug="video-animation", name="Video & Animation")
+        assert builtin.link_categories(MilestoneTemplate, Category) == 2
+        assert self.linked() == {
+            "Logo design": "graphics-design",
+            "Video": "video-animation",
+            "Website": None,  # no such category (yet)
+            "Writing": None,
+            "Two stages": None,  # for any kind of work
+        }
+        assert builtin.link_categories(MilestoneTemplate, Category) == 0  # idempotent
+
+    def test_a_category_an_admin_chose_is_kept_and_own_templates_are_left_alone(self):
+        other = CategoryFactory(slug="other-work")
+        MilestoneTemplate.objects.filter(owner__isnull=True, name="Website").update(category=other)
+        own = services.template_save(owner=UserFactory(), name="Logo design", milestones=plan(2))
+        CategoryFactory(slug="programming-tech")
+        CategoryFactory(slug="graphics-design")
+        builtin.link_categories(MilestoneTemplate, Category)
+        assert self.linked()["Website"] == "other-work"
+        assert self.linked()["Logo design"] == "graphics-design"
+        own.refresh_from_db()
+        assert own.category is None
+
+    def test_seed_demo_links_the_builtins_to_its_categories(self):
+        call_command("seed_demo", stdout=io.StringIO())
+        assert self.linked() == {
+            "Logo design": "graphics-design",
+            "Website": "programming-tech",
+            "Video": "video-animation",
+            "Writing": "writing-translation",
+            "Two stages": None,
+        }
+
+    def test_a_deleted_category_leaves_its_templates_general(self):
+        design = CategoryFactory(slug="graphics-design")
+        builtin.link_categories(MilestoneTemplate, Category)
+        design.delete()
+        assert self.linked()["Logo design"] is None
+
+    def test_list_filter_and_picker_groups(self):
+        design = CategoryFactory(slug="graphics-design", name="Graphics & Design")
+        builtin.link_categories(MilestoneTemplate, Category)
+        seller = UserFactory()
+        services.template_save(owner=seller, name="Mine", milestones=plan(2))
+        assert [t.name for t in selectors.template_list_for(seller, category="graphics-design")] == ["Logo design"]
+        assert list(selectors.template_list_for(seller, category="no-such-category")) == []
+
+        templates = list(selectors.template_list_for(seller))
+        groups = selectors.template_picker_groups(templates, design)
+        assert [(g["label"], [t.name for t in g["templates"]]) for g in groups] == [
+            ("For Graphics & Design", ["Logo design"]),
+            ("Other built-in", ["Two stages", "Video", "Website", "Writing"]),
+            ("My templates", ["Mine"]),
+        ]
+        groups = selectors.template_picker_groups(templates, CategoryFactory(slug="music-audio"))
+        assert [g["label"] for g in groups] == ["Other built-in", "My templates"]
+        assert [g["label"] for g in selectors.template_picker_groups(templates, None)] == [
+            "Other built-in",
+            "My templates",
+        ]
 
 
 # --- publishing and the pricing step ----------------------------------------------------------

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from gigs.models import Gig, Package
-from gigs.tests.factories import GigFactory, UserFactory
-from milestones import services
+from gigs.models import Category, Gig, Package
+from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
+from milestones import builtin, services
 from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
 from milestones.services import MilestoneInput, MilestoneTerms
 
@@ -114,6 +114,24 @@ class TestBuilderPage:
         offered = re.findall(r'<option value="\d+">([^<]+)</option>', body)
         assert {"Logo design", "Website", "Video", "Writing", "Two stages"} <= set(offered)
         assert any("milestones" in p for p in response.context["problems"])
+
+    def test_the_template_picker_offers_the_gigs_category_first(self, client):
+        design = CategoryFactory(slug="graphics-design", name="Graphics & Design")
+        builtin.link_categories(MilestoneTemplate, Category)
+        gig = GigFactory(priced=True, milestone_payments=True, category=design)
+        services.template_save(owner=gig.seller, name="My logo flow", milestones=[ms("A"), ms("B")])
+        client.force_login(gig.seller)
+        body = client.get(step_url(gig)).content.decode()
+        groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', body, re.S)
+        assert [(label, re.findall(r'<option value="\d+">([^<]+)</option>', options)) for label, options in groups] == [
+            ("For Graphics &amp; Design", ["Logo design"]),
+            ("Other built-in", ["Two stages", "Video", "Website", "Writing"]),
+            ("My templates", ["My logo flow"]),
+        ]
+
+    def test_a_gig_whose_category_has_no_template_sees_the_other_groups(self, client, gig):
+        body = client.get(step_url(gig)).content.decode()
+        assert re.findall(r'<optgroup label="([^"]+)">', body) == ["Other built-in"]
 
     def test_toggle_off_is_rendered_unticked(self, client):
         gig = GigFactory(priced=True, milestone_payments=False)

@@ -7,14 +7,9 @@ from milestones import builtin
 from milestones.models import MilestoneTemplate
 from milestones.services import plan_replace, template_milestones
 
-# Which built-in template gives each demo category its milestone plan; the rest sell as plain
-# packages (milestone payments off), so the demo shows both kinds.
-PLAN_TEMPLATES = {
-    "graphics-design": "Logo design",
-    "programming-tech": "Website",
-    "video-animation": "Video",
-    "writing-translation": "Writing",
-}
+# Which built-in template gives each demo category its milestone plan: the one for that category.
+# The rest sell as plain packages (milestone payments off), so the demo shows both kinds.
+PLAN_TEMPLATES = {slug: name for name, slug in builtin.CATEGORIES.items()}
 
 
 class Command(BaseCommand):
@@ -42,6 +37,8 @@ class Command(BaseCommand):
             SellerProfile.objects.filter(user=user).update(headline=rest[0] if rest else "")
 
         builtin.add_missing(MilestoneTemplate)
+        # On a new database the data migration ran before these categories existed.
+        builtin.link_categories(MilestoneTemplate, Category)
         created = 0
         for seller_name, category_slug, title, description, packages in demo.GIGS:
             seller = User.objects.get(username=seller_name)
