@@ -553,14 +553,25 @@ class TestGigPageTimeline:
     def test_query_count_does_not_grow_with_the_plan(self, client):
         two = published_with_plan([ms(f"Stage {i}") for i in range(2)])
         five = published_with_plan([ms(f"Stage {i}") for i in range(5)])
+        # Five milestones, some left out of Basic or Standard: 3 in Basic, 4 in Standard, 5 in Premium.
+        mixed = published_with_plan(
+            [
+                ms("Stage 0"),
+                ms("Stage 1", basic=None),
+                ms("Stage 2", basic=None, standard=None),
+                ms("Stage 3"),
+                ms("Stage 4"),
+            ]
+        )
         client.get(two.get_absolute_url())  # warm up one-off caches
         counts = {}
-        for size, gig in ((2, two), (5, five)):
+        for name, gig, steps in (("two", two, 3 * 2), ("five", five, 3 * 5), ("mixed", mixed, 3 + 4 + 5)):
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(gig.get_absolute_url(), {"package": "standard"})
-            assert len(re.findall(r'data-testid="plan-step"', response.content.decode())) == 3 * size
-            counts[size] = queries
-        assert len(counts[5]) == len(counts[2]), [q["sql"] for q in counts[5].captured_queries]
+            assert len(re.findall(r'data-testid="plan-step"', response.content.decode())) == steps
+            counts[name] = queries
+        for name in ("five", "mixed"):
+            assert len(counts[name]) == len(counts["two"]), [q["sql"] for q in counts[name].captured_queries]
 
     def test_no_timeline_when_milestone_payments_are_off(self, client):
         gig = published_with_plan([ms("Kept"), ms("Not offered")], on=False)
