@@ -72,12 +72,14 @@ class GigMilestoneInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("tiers")
+        return super().get_queryset(request).select_related("gig").prefetch_related("tiers")
 
     @admin.display(description="Terms per package")
     def terms(self, obj):
+        # Prices in the gig's currency, with its own decimals (¥600, not 6.00).
         return "; ".join(
-            f"{t.tier}: {t.price_minor / 100:.2f}, {t.delivery_days}d, {t.revisions} rev" for t in obj.tiers.all()
+            f"{t.tier}: {format_money(t.price_minor, obj.gig.currency)}, {t.delivery_days}d, {t.revisions} rev"
+            for t in obj.tiers.all()
         )
 
 

@@ -183,7 +183,22 @@ class TestGigPlanInline:
         assert editable == set()
         assert plan.formset.can_delete is False and plan.has_add_permission is False
         body = response.content.decode()
-        assert "basic: 6.00, 2d, 1 rev; standard: 10.00, 3d, 1 rev; premium: 15.00, 4d, 2 rev" in body
+        assert "basic: $6, 2d, 1 rev; standard: $10, 3d, 1 rev; premium: $15, 4d, 2 rev" in body
+
+    @pytest.mark.parametrize(
+        ("currency", "expected"),
+        [
+            ("USD", "basic: $6.50, 2d, 1 rev"),
+            ("JPY", "basic: ¥650, 2d, 1 rev"),  # no minor unit: not 6.50
+            ("KWD", "basic: 0.650 KWD, 2d, 1 rev"),  # three decimals
+        ],
+    )
+    def test_inline_prices_use_the_currencys_decimals(self, admin_client, currency, expected):
+        gig = GigFactory(priced=True, milestone_payments=True, currency=currency)
+        plan = [ms("A", basic=(650, 2, 1)), ms("B")]
+        services.plan_replace(gig=gig, milestones=plan, milestone_payments=False)
+        body = admin_client.get(admin_url(Gig, "change", gig.pk)).content.decode()
+        assert expected in body
 
     def test_inline_terms_do_not_query_per_milestone(self, admin_client):
         two, five = gig_with_plan("A", "B"), gig_with_plan("A", "B", "C", "D", "E")
