@@ -77,9 +77,11 @@ def checkout(request, slug: str, tier: str):
     try:
         gig = gig_selectors.gig_get_for_viewer(slug=slug, user=request.user)
     except NotFound as exc:
-        raise Http404(exc.message) from exc
+        # Someone else's draft or paused gig is a 404 like a missing one (templates/404.html
+        # shows this message): the page must not tell them apart.
+        raise Http404("This gig cannot be ordered: it does not exist or is not on sale right now.") from exc
     if tier not in Package.Tier.values:
-        raise Http404("No such package.")
+        raise Http404("This gig has no such package.")
     if gig.seller_id == request.user.pk:
         messages.error(request, "You cannot order your own gig.")
         return redirect(gig.get_absolute_url())

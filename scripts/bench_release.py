@@ -327,6 +327,21 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def backend_cpu_seconds(connection) -> float | None:
+    """CPU time (user + system) the PostgreSQL backend serving `connection` has used, read from
+    /proc when the server runs on this machine (the throwaway one does); None otherwise. With
+    the benchmark's own CPU time it gives a figure that other load on the machine barely moves,
+    unlike the wall time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Breakdown:
     """Wall time spent in a few functions during the sweep (nested time counts in each)."""
 
@@ -402,6 +417,9 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
         breakdown.wrap(transaction.Atomic, "__exit__", "transaction.Atomic.__exit__ (commit+callbacks)")
 
     before = rss_mb()
+    backend_before = backend_cpu_seconds(connection)
+    cpu_before = time.process_time()
+    load_before = os.getloadavg()[0]
     with connection.execute_wrapper(count):
         started = time.perf_counter()
         if profile:
@@ -413,6 +431,9 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
         else:
             released = lifecycle.auto_release_sweep()
         elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    backend_after = backend_cpu_seconds(connection)
+    load_after = os.getloadavg()[0]
     peak = rss_mb()
     queued = Notification.objects.count()  # one email task queued on commit per notification
 
@@ -420,6 +441,11 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
     ok_time, ok_memory = elapsed < TARGET_SECONDS, peak < TARGET_MB
     print(
         f"sweep: released {released:,} milestones in {elapsed:.1f} s ({released / elapsed:,.0f}/s), batch {batch_size}"
+    )
+    backend = f"{backend_after - backend_before:.1f} s" if backend_before is not None else "n/a (remote server)"
+    print(
+        f"cpu: this process {cpu:.1f} s, its PostgreSQL backend {backend}; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores: above ~1 the wall time is shared)"
     )
     print(f"memory: peak RSS {peak:.0f} MB (before the sweep {before:.0f} MB, +{peak - before:.0f} MB)")
     total_statements = sum(statements.values())

@@ -167,6 +167,66 @@ class TestCheckoutPage:
         assert not Order.objects.exists()
 
 
+NOT_ON_SALE = "This gig cannot be ordered: it does not exist or is not on sale right now."
+
+
+def not_found_reason(response) -> str | None:
+    """The message of the 404 page (templates/404.html), None when it shows none."""
+    assert response.status_code == 404
+    assert "Sorry, we couldn’t find that" in body(response)
+    found = re.search(r'data-testid="not-found-reason"><strong>([^<]*)</strong>', body(response))
+    return found.group(1) if found else None
+
+
+class TestRefusedCheckoutPages:
+    """Refusals that are 404s (the viewer may not see the gig, or it has no such package) show
+    the site's 404 page with the reason; nothing is written."""
+
+    def test_a_paused_gig(self, client, buyer, gig):
+        gig_services.gig_pause(gig=gig)
+        for response in (client.get(checkout_url(gig)), checkout_post(client, gig)):
+            assert not_found_reason(response) == NOT_ON_SALE
+            assert 'href="/gigs/"' in body(response)  # a way on: the catalog, in the site's layout
+            assert "Explore" in text(response) and "My orders" in text(response)
+        assert not Order.objects.exists()
+
+    def test_paused_while_the_checkout_page_was_open(self, client, buyer, gig):
+        token = re.search(r'name="checkout_token" value="([0-9a-f-]{36})"', body(client.get(checkout_url(gig))))
+        gig_services.gig_pause(gig=gig)
+        assert not_found_reason(checkout_post(client, gig, token=token.group(1))) == NOT_ON_SALE
+        assert not Order.objects.exists()
+
+    def test_a_draft_and_a_missing_gig_look_the_same(self, client, buyer):
+        draft = GigFactory(priced=True)
+        assert not_found_reason(client.get(checkout_url(draft))) == NOT_ON_SALE
+        assert not_found_reason(client.get(reverse("order-checkout", args=["no-such-gig", "basic"]))) == NOT_ON_SALE
+
+    def test_a_package_the_gig_does_not_have(self, client, buyer, gig):
+        gig.packages.filter(tier="premium").delete()
+        assert not_found_reason(client.get(checkout_url(gig, "premium"))) == "This gig has no such package."
+        assert not_found_reason(checkout_post(client, gig, tier="premium")) == "This gig has no such package."
+        assert not_found_reason(client.get(checkout_url(gig, "platinum"))) == "This gig has no such package."
+        assert not Order.objects.exists()
+
+    def test_someone_elses_order(self, client, buyer):
+        order = place_order()
+        assert not_found_reason(client.get(reverse("order-detail", args=[order.pk]))) == "No such order."
+        assert not_found_reason(client.get(reverse("order-detail", args=[order.pk + 1000]))) == "No such order."
+
+    def test_an_address_nothing_matches_shows_no_internal_name(self, client):
+        response = client.get("/no/such/page/")
+        assert not_found_reason(response) is None
+        assert "Resolver404" not in body(response) and "Http404" not in body(response)
+
+    def test_owner_is_sent_back_to_the_gig(self, client, gig):
+        client.force_login(gig.seller)
+        response = client.get(checkout_url(gig))
+        assert response.status_code == 302 and response["Location"] == gig.get_absolute_url()
+        assert messages_of(response) == ["You cannot order your own gig."]
+        checkout_post(client, gig)
+        assert not Order.objects.exists()
+
+
 class TestPlaceOrder:
     def test_places_the_order_and_goes_to_the_pay_page(self, client, buyer, gig):
         response = checkout_post(client, gig)
