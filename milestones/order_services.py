@@ -112,10 +112,20 @@ def order_place(
     checkout_token: uuid.UUID,
     answers: dict[int, str],
     fees_for: Callable[[int, str], OrderFees],
+    keep_due: Callable[[Order], bool] = lambda order: False,
 ) -> tuple[Order, bool]:
     """Place an order in `pending_payment` with a snapshot of the plan; amounts come from the gig
-    and `fees_for(subtotal, currency)`, never from the request. Returns (order, created): the same
-    buyer and checkout token give back the order already placed (double click, two tabs, retry).
+    and `fees_for(subtotal, currency)`, never from the request. Returns (order, created).
+
+    One checkout, one order: the same buyer and checkout token give back the order already placed
+    (double click, retried request), unchanged. So does placing again while the buyer has an
+    unpaid order of the same gig and package still in its checkout window (a second tab, back
+    and place again, another device): that order is returned with its requirement answers
+    replaced by these (the buyer's latest word); its snapshot, amounts, payment and expiry stay.
+    An unpaid order whose window closed is expired first and a new one placed, unless
+    `keep_due(order)` says to keep it (payments: its money is on its way). Concurrent
+    placements end with one order: the database allows one unpaid order per buyer, gig and
+    package (payments migration 0006), and the losers take the winner's.
     Raises OrderRefused or ValidationFailed; nothing is written then."""
     existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
     if existing is not None:
@@ -124,45 +134,94 @@ def order_place(
     quote = order_quote(gig=gig, tier=tier)
     copied = _check_answers(gig, answers)
     fees = fees_for(quote.subtotal_minor, gig.currency)
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                buyer=buyer,
-                seller_id=gig.seller_id,
-                gig=gig,
-                checkout_token=checkout_token,
-                gig_title=gig.title,
-                package_tier=tier,
-                package_name=quote.package.name,
-                milestone_payments=gig.milestone_payments and len(quote.lines) > 1,
-                currency=gig.currency,
-                subtotal_minor=quote.subtotal_minor,
-                service_fee_minor=fees.service_fee_minor,
-                small_order_fee_minor=fees.small_order_fee_minor,
-                total_minor=quote.subtotal_minor + fees.service_fee_minor + fees.small_order_fee_minor,
-                commission_bps=fees.commission_bps,
-                requirements=copied,
-                expires_at=now + timedelta(minutes=settings.MARKETPLACE["CHECKOUT_EXPIRY_MINUTES"]),
-            )
-            OrderMilestone.objects.bulk_create(
-                OrderMilestone(
-                    order=order,
-                    position=i,
-                    name=line.name,
-                    description=line.description,
-                    price_minor=line.price_minor,
-                    delivery_days=line.delivery_days,
-                    revisions=line.revisions,
-                    video_call=line.video_call,
+    attempts = 3
+    for attempt in range(attempts):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                pending = (
+                    Order.objects.select_for_update()
+                    .filter(buyer=buyer, gig=gig, package_tier=tier, status=Order.Status.PENDING_PAYMENT)
+                    .first()
                 )
-                for i, line in enumerate(quote.lines)
-            )
-            OrderEvent.objects.create(order=order, actor=buyer, to_status=order.status, reason="placed")
-    except IntegrityError:
-        # The same checkout submitted twice at once: the other request created it.
-        return Order.objects.get(buyer=buyer, checkout_token=checkout_token), False
-    return order, True
+                if pending is not None:
+                    if pending.expires_at > now or keep_due(pending):
+                        _replace_answers(pending, copied, actor=buyer)
+                        return pending, False
+                    order_expire(order_id=pending.pk, now=now)
+                return _create_order(
+                    buyer=buyer,
+                    gig=gig,
+                    tier=tier,
+                    token=checkout_token,
+                    quote=quote,
+                    copied=copied,
+                    fees=fees,
+                    now=now,
+                ), True
+        except IntegrityError:
+            # Placed at the same moment by another request: the same checkout (its token), or
+            # another checkout of this package (one unpaid order per package). The first is
+            # returned as it is; the second is found, locked and reused on the next attempt.
+            existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
+            if existing is not None:
+                return existing, False
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _replace_answers(order: Order, copied: list[dict], *, actor: User) -> None:
+    """On a locked unpaid order placed again: the latest requirement answers, recorded."""
+    if order.requirements == copied:
+        return
+    order.requirements = copied
+    order.save(update_fields=["requirements"])
+    OrderEvent.objects.create(
+        order=order,
+        actor=actor,
+        from_status=order.status,
+        to_status=order.status,
+        reason="placed again from another checkout: requirement answers updated",
+    )
+
+
+def _create_order(
+    *, buyer: User, gig: Gig, tier: str, token: uuid.UUID, quote: OrderQuote, copied: list[dict], fees: OrderFees, now
+) -> Order:
+    order = Order.objects.create(
+        buyer=buyer,
+        seller_id=gig.seller_id,
+        gig=gig,
+        checkout_token=token,
+        gig_title=gig.title,
+        package_tier=tier,
+        package_name=quote.package.name,
+        milestone_payments=gig.milestone_payments and len(quote.lines) > 1,
+        currency=gig.currency,
+        subtotal_minor=quote.subtotal_minor,
+        service_fee_minor=fees.service_fee_minor,
+        small_order_fee_minor=fees.small_order_fee_minor,
+        total_minor=quote.subtotal_minor + fees.service_fee_minor + fees.small_order_fee_minor,
+        commission_bps=fees.commission_bps,
+        requirements=copied,
+        expires_at=now + timedelta(minutes=settings.MARKETPLACE["CHECKOUT_EXPIRY_MINUTES"]),
+    )
+    OrderMilestone.objects.bulk_create(
+        OrderMilestone(
+            order=order,
+            position=i,
+            name=line.name,
+            description=line.description,
+            price_minor=line.price_minor,
+            delivery_days=line.delivery_days,
+            revisions=line.revisions,
+            video_call=line.video_call,
+        )
+        for i, line in enumerate(quote.lines)
+    )
+    OrderEvent.objects.create(order=order, actor=buyer, to_status=order.status, reason="placed")
+    return order
 
 
 def _change_status(order: Order, to: str, *, actor: User | None, reason: str) -> bool:

@@ -79,6 +79,9 @@ class Payment(models.Model):
     charge_id = models.CharField(max_length=120, blank=True)
     failure_message = models.CharField(max_length=300, blank=True)
     refunded_minor = models.PositiveIntegerField(default=0)
+    # Unix time (the provider event's `created`) of the status stored: an older event arriving
+    # late does not replace it (succeeded is final whatever its time).
+    state_as_of = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -45,14 +45,30 @@ def checkout_place_order(
     *, buyer: User, gig: Gig, tier: str, checkout_token: uuid.UUID, answers: dict[int, str]
 ) -> tuple[Order, bool]:
     """Place an order for a package (milestones.order_services.order_place) with this platform's
-    fees. Raises SellerCannotReceive in Stripe mode when the seller has not finished onboarding."""
+    fees. One unpaid order per buyer and package: the same checkout token, or another checkout
+    of the same gig and package while an unpaid order of it is in its window, returns that
+    order (created False; its answers replaced by these). The buyer's unpaid orders of this
+    package whose window closed are expired first, as the sweep would (their intents
+    canceled), unless their payment is processing: that order is returned then. Raises
+    SellerCannotReceive in Stripe mode when the seller has not finished onboarding."""
     existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
     if existing is not None:
         return existing, False
     if gig.seller_id != buyer.pk and not seller_can_receive(gig.seller):
         raise SellerCannotReceive("This seller cannot receive payments yet. Try again later.")
+    due = Order.objects.filter(
+        buyer=buyer, gig=gig, package_tier=tier, status=Order.Status.PENDING_PAYMENT, expires_at__lte=timezone.now()
+    )
+    if due.exists():
+        _expire_orders(due, now=timezone.now(), skip_locked=False)
     return order_services.order_place(
-        buyer=buyer, gig=gig, tier=tier, checkout_token=checkout_token, answers=answers, fees_for=order_fees
+        buyer=buyer,
+        gig=gig,
+        tier=tier,
+        checkout_token=checkout_token,
+        answers=answers,
+        fees_for=order_fees,
+        keep_due=_payment_in_flight,
     )
 
 
@@ -122,27 +138,39 @@ HANDLED = {
 }
 
 
+class FundingRefused(Exception):
+    """The provider reports a payment that does not match the order (another amount or currency):
+    nothing is booked. Raised before any write, so the event's transaction records only that."""
+
+
 def webhook_event_process(*, event_pk: int) -> WebhookEvent:
     """Apply one stored event, at most once. Events this issue does not act on (transfer.*,
-    charge.dispute.*) are marked "stored for later". Safe to call again."""
+    charge.dispute.*) are marked "stored for later". A success that does not match its order
+    (amount, currency) funds nothing: the event is marked failed with the reason, for an admin
+    (the inbox sweep does not retry it: the same event would be refused again). Safe to call
+    again."""
     with transaction.atomic():
         row = WebhookEvent.objects.select_for_update().get(pk=event_pk)
         if row.status in (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED):
             return row
         row.attempts += 1
         obj = row.payload.get("data", {}).get("object", {})
-        if row.type not in HANDLED:
-            row.status = WebhookEvent.Status.IGNORED
-        else:
-            if row.type.startswith("payment_intent."):
-                _apply_payment_intent(row.type, obj)
+        created = int(row.payload.get("created") or 0)
+        row.status, row.error = WebhookEvent.Status.PROCESSED, ""
+        try:
+            if row.type not in HANDLED:
+                row.status = WebhookEvent.Status.IGNORED
+            elif row.type.startswith("payment_intent."):
+                _apply_payment_intent(row.type, obj, created=created)
             elif row.type == "charge.refunded":
-                _apply_charge_refunded(obj)
+                _apply_charge_refunded(obj, created=created)
             elif row.type == "account.updated":
-                _apply_account_updated(obj, created=int(row.payload.get("created") or 0))
-            row.status = WebhookEvent.Status.PROCESSED
+                _apply_account_updated(obj, created=created)
+        except FundingRefused as exc:
+            log.error("Event %s (%s) not applied: %s", row.event_id, row.type, exc)
+            row.status, row.error = WebhookEvent.Status.FAILED, str(exc)
+        # Set on failure too: a failed event with processed_at is a refusal, not an outage.
         row.processed_at = timezone.now()
-        row.error = ""
         row.save(update_fields=["status", "attempts", "processed_at", "error"])
     return row
 
@@ -157,7 +185,19 @@ def _locked_payment(intent_id: str) -> Payment | None:
     return Payment.objects.select_for_update().get(provider_payment_id=intent_id)
 
 
-def _apply_payment_intent(event_type: str, obj: dict) -> None:
+INTENT_STATUS = {
+    "payment_intent.payment_failed": Payment.Status.FAILED,
+    "payment_intent.requires_action": Payment.Status.REQUIRES_ACTION,
+    "payment_intent.processing": Payment.Status.PROCESSING,
+    "payment_intent.canceled": Payment.Status.CANCELED,
+}
+
+
+def _apply_payment_intent(event_type: str, obj: dict, *, created: int) -> None:
+    """Forward-only: success is final (whatever arrives after it), and any other status is
+    applied only when its event is not older than the state stored (`created`, Unix seconds),
+    so a late "processing" cannot undo the "failed" that followed it. Events of the same second
+    apply in arrival order."""
     payment = _locked_payment(obj.get("id", ""))
     if payment is None:
         log.warning("No payment for %s %s", event_type, obj.get("id"))
@@ -165,27 +205,39 @@ def _apply_payment_intent(event_type: str, obj: dict) -> None:
     if payment.status == Payment.Status.SUCCEEDED:
         return  # forward-only: nothing after success changes the payment
     if event_type == "payment_intent.succeeded":
-        _fund(payment, charge_id=obj.get("latest_charge") or "", amount=obj.get("amount"))
+        _fund(
+            payment,
+            charge_id=obj.get("latest_charge") or "",
+            amount=obj.get("amount"),
+            currency=obj.get("currency"),
+            created=created,
+        )
         return
+    if created < payment.state_as_of:
+        log.info("Ignored %s of %s: older than the state stored", event_type, payment.provider_payment_id)
+        return
+    payment.status = INTENT_STATUS[event_type]
+    payment.state_as_of = created
     if event_type == "payment_intent.payment_failed":
         error = obj.get("last_payment_error") or {}
-        payment.status = Payment.Status.FAILED
         payment.failure_message = (error.get("message") or "The payment failed.")[:300]
-    elif event_type == "payment_intent.requires_action":
-        payment.status = Payment.Status.REQUIRES_ACTION
-    elif event_type == "payment_intent.processing":
-        payment.status = Payment.Status.PROCESSING
-    elif event_type == "payment_intent.canceled":
-        payment.status = Payment.Status.CANCELED
-    payment.save(update_fields=["status", "failure_message", "updated_at"])
+    payment.save(update_fields=["status", "failure_message", "state_as_of", "updated_at"])
 
 
-def _fund(payment: Payment, *, charge_id: str, amount: int | None) -> None:
+def _fund(payment: Payment, *, charge_id: str, amount: int | None, currency: str | None, created: int) -> None:
     """The order is paid: post cash / escrow / fee revenue, activate the order, issue the receipt.
-    Runs on locked order and payment rows; the ledger reference makes it happen once."""
+    Runs on locked order and payment rows; the ledger reference makes it happen once. Raises
+    FundingRefused, before writing anything, when the provider's amount or currency is not the
+    order's: booking the order's total for another sum would put the ledger out of step with
+    the money actually held."""
     order = payment.order
-    if amount is not None and amount != order.total_minor:
-        log.error("Payment %s amount %s differs from order total %s", payment.pk, amount, order.total_minor)
+    reported = f"{amount} {(currency or '?').upper()}"
+    if amount != order.total_minor or (currency or "").upper() != order.currency.upper():
+        raise FundingRefused(
+            f"Payment {payment.provider_payment_id} not funded: the provider reports {reported} (minor units), "
+            f"order #{order.pk} totals {order.total_minor} {order.currency}. The order stays unpaid; an admin "
+            "must reconcile the charge (refund it at the provider)."
+        )
     ledger.post(
         kind=LedgerTransaction.Kind.ORDER_FUNDED,
         reference=f"payment-{payment.pk}-funded",
@@ -201,12 +253,13 @@ def _fund(payment: Payment, *, charge_id: str, amount: int | None) -> None:
     payment.status = Payment.Status.SUCCEEDED
     payment.charge_id = charge_id
     payment.failure_message = ""
-    payment.save(update_fields=["status", "charge_id", "failure_message", "updated_at"])
+    payment.state_as_of = max(payment.state_as_of, created)
+    payment.save(update_fields=["status", "charge_id", "failure_message", "state_as_of", "updated_at"])
     order_services.order_activate(order_id=order.pk, reason=f"paid: {payment.provider_payment_id}")
     Receipt.objects.get_or_create(order=order)
 
 
-def _apply_charge_refunded(obj: dict) -> None:
+def _apply_charge_refunded(obj: dict, *, created: int) -> None:
     """A refund made at the provider (dashboard, or later issues' refunds). The refunded total
     is cumulative on the charge, so only the growth is posted: escrow first, then fee revenue."""
     intent_id = obj.get("payment_intent") or ""
@@ -218,7 +271,13 @@ def _apply_charge_refunded(obj: dict) -> None:
             return
         # The refund's event was processed before the payment's success (any arrival order):
         # the charge proves the payment, so fund first; the success event then changes nothing.
-        _fund(payment, charge_id=obj.get("id") or "", amount=obj.get("amount"))
+        _fund(
+            payment,
+            charge_id=obj.get("id") or "",
+            amount=obj.get("amount"),
+            currency=obj.get("currency"),
+            created=created,
+        )
     refunded_total = min(int(obj.get("amount_refunded") or 0), payment.amount_minor)
     # Refunds we sent ourselves (cancelled milestones) are counted when payments.lifecycle records
     # them; one still being recorded is not a refund made elsewhere.
@@ -273,29 +332,38 @@ def orders_expire_sweep(*, now=None, batch: int | None = None) -> int:
     batch = batch or settings.MARKETPLACE["SWEEP_BATCH"]
     total, skipped = 0, set()
     while True:
-        expired: list[Order] = []
-        with transaction.atomic():
-            due = list(
-                Order.objects.select_for_update(skip_locked=True)
-                .filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
-                .exclude(pk__in=Payment.objects.filter(status__in=PAYMENT_IN_FLIGHT).values("order_id"))
-                .exclude(pk__in=skipped)
-                .order_by("expires_at", "pk")[:batch]
-            )
-            for order in due:
-                # Checked again under the order's lock: the payment may have moved since the query.
-                if _payment_in_flight(order):
-                    skipped.add(order.pk)
-                    continue
-                order, changed = order_services.order_expire(order_id=order.pk, now=now)
-                if changed:
-                    expired.append(order)
-                else:
-                    skipped.add(order.pk)
-        _cancel_intents(expired)
+        due = (
+            Order.objects.filter(status=Order.Status.PENDING_PAYMENT, expires_at__lte=now)
+            .exclude(pk__in=Payment.objects.filter(status__in=PAYMENT_IN_FLIGHT).values("order_id"))
+            .exclude(pk__in=skipped)
+            .order_by("expires_at", "pk")[:batch]
+        )
+        expired, seen = _expire_orders(due, now=now, skip_locked=True, skipped=skipped)
         total += len(expired)
-        if len(due) < batch:
+        if seen < batch:
             return total
+
+
+def _expire_orders(due, *, now, skip_locked: bool, skipped: set | None = None) -> tuple[list[Order], int]:
+    """Expire the orders of `due` (a query of unpaid orders past their window) in one
+    transaction, on rows locked there, then cancel their intents outside it. Orders whose payment
+    is on its way are left (and added to `skipped`). Returns (expired, how many rows were seen)."""
+    skipped = set() if skipped is None else skipped
+    expired: list[Order] = []
+    with transaction.atomic():
+        rows = list(due.select_for_update(skip_locked=skip_locked))
+        for order in rows:
+            # Checked again under the order's lock: the payment may have moved since the query.
+            if _payment_in_flight(order):
+                skipped.add(order.pk)
+                continue
+            order, changed = order_services.order_expire(order_id=order.pk, now=now)
+            if changed:
+                expired.append(order)
+            else:
+                skipped.add(order.pk)
+    _cancel_intents(expired)
+    return expired, len(rows)
 
 
 def _payment_in_flight(order: Order) -> bool:
@@ -316,14 +384,20 @@ def _cancel_intents(orders: list[Order]) -> None:
 
 def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
     """Queue again the inbox events still unprocessed a minute after arrival (a lost message,
-    a worker that died). Returns how many."""
+    a worker that died), up to SWEEP_BATCH a run: the queued ones are still unprocessed until a
+    worker takes them, so another batch now would queue the same rows again. Returns how many."""
     from .tasks import webhook_event_process_task
 
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     pks = list(
         WebhookEvent.objects.filter(
             status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED], received_at__lte=cutoff
-        ).values_list("pk", flat=True)[: settings.MARKETPLACE["SWEEP_BATCH"]]
+        )
+        # Failed with processed_at set: processing ran and refused it (FundingRefused); another
+        # run would refuse it again. Failures of a worker leave processed_at empty.
+        .exclude(status=WebhookEvent.Status.FAILED, processed_at__isnull=False)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[: settings.MARKETPLACE["SWEEP_BATCH"]]
     )
     for pk in pks:
         webhook_event_process_task.delay(pk)

@@ -72,8 +72,9 @@ def _fee_rows(order_like) -> list[tuple[str, int]]:
 @login_required
 def checkout(request, slug: str, tier: str):
     """GET: the package, its milestones, the fees and the total, and the requirement questions with
-    a fresh checkout token. POST: place the order (the same token twice gives one order) and go
-    to the pay step."""
+    a fresh checkout token. POST: place the order and go to the pay step. The same token twice,
+    or a second tab while this package already waits for payment, gives one order (the one
+    already placed, with the latest answers)."""
     try:
         gig = gig_selectors.gig_get_for_viewer(slug=slug, user=request.user)
     except NotFound as exc:
@@ -106,6 +107,14 @@ def checkout(request, slug: str, tier: str):
         except DomainError as exc:  # OrderRefused, SellerCannotReceive: nothing was written
             form.add_error(None, exc.message)
         else:
+            if order.checkout_token != form.cleaned_data["checkout_token"]:
+                # Another tab or an earlier visit placed this package already: one order, one payment.
+                answers = ", with the answers you just gave," if requirements else ""
+                messages.info(
+                    request,
+                    f"You already have this package waiting for payment: we kept that order{answers} "
+                    "instead of placing a second one.",
+                )
             return redirect("order-pay", pk=order.pk)
 
     fees = order_fees(quote.subtotal_minor, gig.currency)

@@ -83,6 +83,18 @@ class TestPlaceOrder:
         assert again.status_code == 200 and again.json()["id"] == order.pk
         assert Order.objects.count() == 1
 
+    def test_another_checkout_of_the_same_unpaid_package_is_200_with_that_order(self, api_client, buyer, gig):
+        first = api_client.post(ORDERS, order_body(gig), format="json")
+        assert first.status_code == 201
+        body = order_body(gig, answers={str(required_id(gig)): "Acme Tea"})  # another token
+        again = api_client.post(ORDERS, body, format="json")
+        assert again.status_code == 200, again.content
+        assert again.json()["id"] == first.json()["id"]
+        assert again.json()["requirements"][0]["answer"] == "Acme Tea"
+        assert Order.objects.count() == 1
+        other = api_client.post(ORDERS, order_body(gig, package="premium"), format="json")
+        assert other.status_code == 201 and Order.objects.count() == 2
+
     def test_amounts_in_the_input_are_ignored(self, api_client, buyer, gig):
         response = api_client.post(ORDERS, order_body(gig, total_minor=1, price_minor=1), format="json")
         assert response.status_code == 201 and response.json()["total_minor"] == 8213
@@ -160,7 +172,8 @@ class TestReadOrders:
 
     def test_list_by_role(self, api_client, gig):
         buyer = UserFactory()
-        mine = [place_order(buyer=buyer, gig=gig) for _ in range(2)]
+        # One unpaid order per gig and package: the second is of another gig of the seller's.
+        mine = [place_order(buyer=buyer, gig=g) for g in (gig, gig_with_plan(seller=gig.seller))]
         place_order(gig=gig)  # someone else's
         api_client.force_authenticate(buyer)
         data = api_client.get(ORDERS).json()
@@ -190,7 +203,8 @@ class TestReadOrders:
         with django_assert_num_queries(4):
             assert api_client.get(ORDERS, {"role": role}).json()["count"] == 1
         for i in range(6):
-            order = place_order(buyer=buyer, gig=gig)
+            # Gigs of their own: the buyer has one unpaid order per gig and package.
+            order = place_order(buyer=buyer, gig=gig_with_plan(seller=gig.seller))
             if i % 2:
                 pay(order)
         with django_assert_num_queries(4):

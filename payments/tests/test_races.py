@@ -161,6 +161,35 @@ def test_20_checkouts_with_the_same_token_place_one_order():
     assert order.events.count() == 1
 
 
+def test_20_checkouts_of_one_package_with_different_tokens_place_one_order():
+    """Twenty tabs (or devices) place the same package at once, each with its own checkout token:
+    one order (the database allows one unpaid order per buyer, gig and package), which every
+    request gets back, with one buyer's answers."""
+    gig, buyer = gig_with_plan(), UserFactory()
+    question = gig.requirements.create(question="Brand?", required=True, position=0)
+    tokens = [uuid.uuid4() for _ in range(THREADS)]
+
+    def checkout(i: int) -> tuple[int, bool]:
+        order, created = services.checkout_place_order(
+            buyer=buyer, gig=gig, tier="standard", checkout_token=tokens[i], answers={question.pk: f"tab {i}"}
+        )
+        return order.pk, created
+
+    results = race(THREADS, checkout)
+
+    order = Order.objects.get()
+    assert {pk for pk, _ in results} == {order.pk}
+    assert [created for _, created in results].count(True) == 1
+    assert order.status == Order.Status.PENDING_PAYMENT and order.checkout_token in tokens
+    assert order.milestones.count() == 3
+    assert order.events.filter(reason="placed").count() == 1
+    [answer] = order.requirements
+    assert answer["answer"] in {f"tab {i}" for i in range(THREADS)}
+    # And one payment for it, whichever tab goes on to pay.
+    payments = race(THREADS, lambda _: services.payment_start(order=order).pk)
+    assert len(set(payments)) == 1 and Payment.objects.count() == 1
+
+
 def test_the_expiry_sweep_racing_with_payment_success_leaves_the_orders_active_and_funded_once():
     """The buyer's card was charged before the window closed, but the success event is processed
     while sweeps run: whichever wins, the order ends active, funded once (an expired order is

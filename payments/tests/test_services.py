@@ -92,6 +92,7 @@ def refund_event(payment: Payment, amount_refunded: int) -> dict:
                 "object": "charge",
                 "amount": payment.amount_minor,
                 "amount_refunded": amount_refunded,
+                "currency": payment.currency.lower(),
                 "payment_intent": payment.provider_payment_id,
                 "paid": True,
                 "status": "succeeded",
@@ -151,6 +152,74 @@ class TestCheckout:
         )
         assert (again.pk, created) == (first.pk, False)
         assert Order.objects.count() == 1
+
+    def place(self, buyer, gig, tier="standard", answers=None) -> tuple[Order, bool]:
+        return services.checkout_place_order(
+            buyer=buyer, gig=gig, tier=tier, checkout_token=uuid.uuid4(), answers=answers or {}
+        )
+
+    def test_another_checkout_of_an_unpaid_package_returns_that_order_with_the_new_answers(self):
+        gig, buyer = gig_with_plan(), UserFactory()
+        question = gig.requirements.create(question="Brand?", required=True, position=0)
+        first, created = self.place(buyer, gig, answers={question.pk: "Acme"})
+        payment = services.payment_start(order=first)
+        again, created_again = self.place(buyer, gig, answers={question.pk: "Acme Tea"})
+
+        assert (created, created_again, again.pk) == (True, False, first.pk)
+        assert Order.objects.count() == 1 and Payment.objects.get() == payment
+        assert again.requirements == [{"question": "Brand?", "answer": "Acme Tea", "required": True}]
+        assert Order.objects.get().requirements == again.requirements
+        assert again.expires_at == first.expires_at  # the window still counts from the first placement
+        event = again.events.order_by("id").last()
+        assert (event.from_status, event.to_status, event.actor) == ("pending_payment", "pending_payment", buyer)
+        # The same answers again change nothing and record nothing.
+        self.place(buyer, gig, answers={question.pk: "Acme Tea"})
+        assert again.events.count() == 2
+
+    def test_other_packages_buyers_and_paid_orders_are_separate(self):
+        gig, buyer = gig_with_plan(), UserFactory()
+        first, _ = self.place(buyer, gig)
+        premium, created = self.place(buyer, gig, tier="premium")
+        assert created and premium.pk != first.pk
+        theirs, created = self.place(UserFactory(), gig)
+        assert created and theirs.pk != first.pk
+        pay(first)
+        second, created = self.place(buyer, gig)  # buying the same package again, once paid
+        assert created and second.pk != first.pk
+        assert Order.objects.count() == 4
+
+    def test_after_the_window_closed_the_old_order_expires_and_a_new_one_is_placed(self):
+        gig, buyer = gig_with_plan(), UserFactory()
+        old, _ = self.place(buyer, gig)
+        payment = services.payment_start(order=old)
+        with time_machine.travel(old.expires_at + timedelta(seconds=1)):
+            new, created = self.place(buyer, gig)
+        assert created and new.pk != old.pk
+        old.refresh_from_db()
+        assert old.status == Order.Status.EXPIRED
+        assert LocalPaymentIntent.objects.get(pk=payment.provider_payment_id).status == "canceled"
+
+    def test_a_due_order_whose_payment_is_processing_is_returned(self):
+        gig, buyer = gig_with_plan(), UserFactory()
+        old, _ = self.place(buyer, gig)
+        deliver(intent_event("payment_intent.processing", services.payment_start(order=old)))
+        with time_machine.travel(old.expires_at + timedelta(seconds=1)):
+            again, created = self.place(buyer, gig)
+        assert (again.pk, created) == (old.pk, False)
+        assert Order.objects.get().status == Order.Status.PENDING_PAYMENT
+
+    def test_the_database_allows_one_unpaid_order_per_buyer_gig_and_package(self):
+        from django.db import IntegrityError, transaction
+
+        order = place_order()
+        copy = {
+            f.attname: getattr(order, f.attname)
+            for f in Order._meta.concrete_fields
+            if f.attname not in ("id", "checkout_token")
+        }
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Order.objects.create(**copy, checkout_token=uuid.uuid4())
+        Order.objects.create(**{**copy, "status": Order.Status.EXPIRED}, checkout_token=uuid.uuid4())  # fine
 
     def test_refusals_of_the_orders_app_come_through(self):
         gig = gig_with_plan()
@@ -423,6 +492,131 @@ class TestWebhookEventProcess:
         assert "database hiccup" in row.error
         assert_not_funded(order)
         assert row.attempts == 1, "the failed attempt is counted (it was rolled back with its transaction)"
+
+
+class TestArrivalOrder:
+    """Statuses other than success apply only when their event is not older than the state
+    stored (the event's `created`); success is final whatever its time."""
+
+    def at(self, created: int, event_type: str, payment: Payment, **obj) -> dict:
+        return {**intent_event(event_type, payment, **obj), "created": created}
+
+    @pytest.mark.parametrize("arrival", ["in order", "reversed"])
+    def test_processing_then_failed_ends_failed_in_any_arrival_order(self, order, arrival):
+        payment = services.payment_start(order=order)
+        events = [
+            self.at(1_000, "payment_intent.processing", payment),
+            self.at(1_010, "payment_intent.payment_failed", payment, last_payment_error={"message": "Declined"}),
+        ]
+        for event in events if arrival == "in order" else events[::-1]:
+            assert deliver(event).status == WebhookEvent.Status.PROCESSED
+        payment.refresh_from_db()
+        assert (payment.status, payment.failure_message, payment.state_as_of) == (
+            Payment.Status.FAILED,
+            "Declined",
+            1_010,
+        )
+        # Not stuck "processing": the order is payable again and its checkout can expire.
+        assert services.orders_expire_sweep(now=order.expires_at + timedelta(seconds=1)) == 1
+
+    @pytest.mark.parametrize("arrival", ["in order", "reversed"])
+    def test_failed_then_retried_ends_with_the_retry(self, order, arrival):
+        payment = services.payment_start(order=order)
+        events = [
+            self.at(1_000, "payment_intent.payment_failed", payment),
+            self.at(1_060, "payment_intent.requires_action", payment),
+        ]
+        for event in events if arrival == "in order" else events[::-1]:
+            deliver(event)
+        payment.refresh_from_db()
+        assert payment.status == Payment.Status.REQUIRES_ACTION
+
+    @pytest.mark.parametrize("arrival", ["in order", "reversed"])
+    def test_success_is_final_whatever_its_time(self, order, arrival):
+        payment = services.payment_start(order=order)
+        events = [
+            self.at(1_000, "payment_intent.succeeded", payment),
+            self.at(1_010, "payment_intent.payment_failed", payment),
+            self.at(1_020, "payment_intent.processing", payment),
+        ]
+        for event in events if arrival == "in order" else events[::-1]:
+            deliver(event)
+        payment.refresh_from_db()
+        assert payment.status == Payment.Status.SUCCEEDED
+        assert_funded_once(order)
+
+    def test_events_of_the_same_second_apply_in_arrival_order(self, order):
+        payment = services.payment_start(order=order)
+        deliver(self.at(1_000, "payment_intent.payment_failed", payment))
+        deliver(self.at(1_000, "payment_intent.requires_action", payment))
+        payment.refresh_from_db()
+        assert payment.status == Payment.Status.REQUIRES_ACTION
+
+    @pytest.mark.parametrize("arrival", ["in order", "reversed"])
+    def test_local_provider_events_processed_in_either_order(self, order, arrival):
+        """The card page: a decline, then (a minute later) a card that asks for confirmation."""
+        payment = services.payment_start(order=order)
+        start = timezone.now()
+        with time_machine.travel(start):
+            card(payment, CARD_DECLINED)
+        with time_machine.travel(start + timedelta(minutes=1)):
+            card(payment, CARD_NEEDS_ACTION)
+        rows = list(WebhookEvent.objects.order_by("pk"))
+        assert [r.type for r in rows] == ["payment_intent.payment_failed", "payment_intent.requires_action"]
+        for row in rows if arrival == "in order" else rows[::-1]:
+            services.webhook_event_process(event_pk=row.pk)
+        payment.refresh_from_db()
+        assert payment.status == Payment.Status.REQUIRES_ACTION
+        assert payment.state_as_of == int(rows[1].payload["created"])
+
+
+class TestFundingMismatch:
+    """A success the provider reports for another amount or currency than the order's funds
+    nothing: the event is marked failed with the reason, logged at error level, not retried."""
+
+    @pytest.mark.parametrize(
+        ("changes", "reported"),
+        [
+            ({"amount": TOTAL - 1}, f"{TOTAL - 1} USD"),
+            ({"currency": "eur"}, f"{TOTAL} EUR"),
+            ({"currency": None}, f"{TOTAL} ?"),
+            ({"amount": None}, "None USD"),
+        ],
+    )
+    def test_a_mismatched_success_is_refused(self, order, changes, reported, caplog):
+        payment = services.payment_start(order=order)
+        event = intent_event("payment_intent.succeeded", payment)
+        event["data"]["object"].update(changes)
+        with caplog.at_level("ERROR", logger="payments.services"):
+            row = deliver(event)
+
+        assert row.status == WebhookEvent.Status.FAILED
+        assert f"the provider reports {reported}" in row.error
+        assert f"order #{order.pk} totals {TOTAL} USD" in row.error
+        assert WebhookEvent.objects.get(pk=row.pk).error == row.error
+        assert [r.levelname for r in caplog.records if "not funded" in r.getMessage()] == ["ERROR"]
+        assert_not_funded(order)
+        assert not LedgerTransaction.objects.exists()
+        payment.refresh_from_db()
+        assert payment.status == Payment.Status.REQUIRES_PAYMENT
+        assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING_PAYMENT
+        assert not Receipt.objects.exists()
+        # The inbox sweep does not queue it again: another run would refuse it again.
+        with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+            assert services.webhook_inbox_sweep() == 0
+        # A matching event still funds the order.
+        assert deliver(intent_event("payment_intent.succeeded", payment)).status == WebhookEvent.Status.PROCESSED
+        assert_funded_once(order)
+
+    def test_a_refund_of_a_mismatched_charge_before_the_success_is_refused_too(self, order):
+        payment = services.payment_start(order=order)
+        event = refund_event(payment, 1_000)
+        event["data"]["object"]["currency"] = "gbp"
+        row = deliver(event)
+        assert row.status == WebhookEvent.Status.FAILED and f"reports {TOTAL} GBP" in row.error
+        assert_not_funded(order)
+        payment.refresh_from_db()
+        assert payment.refunded_minor == 0 and not LedgerTransaction.objects.exists()
 
 
 class TestRefunds:

@@ -91,7 +91,13 @@ def test_a_lost_message_is_redone_by_the_inbox_sweep(celery_worker, tasks_to_wor
     event = {
         "id": f"evt_{uuid.uuid4().hex}",
         "type": "payment_intent.succeeded",
-        "data": {"object": {"id": payment.provider_payment_id, "amount": payment.amount_minor}},
+        "data": {
+            "object": {
+                "id": payment.provider_payment_id,
+                "amount": payment.amount_minor,
+                "currency": payment.currency.lower(),
+            }
+        },
     }
     # The message is lost: it goes to a queue nobody reads.
     app.conf.task_default_queue = f"nobody-{uuid.uuid4().hex[:8]}"

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +19,7 @@ from gigs.models import Gig
 from gigs.tests.factories import GigFactory, UserFactory
 from milestones.models import Order, OrderMilestone
 from payments import ledger, services
-from payments.gateways import ProviderPayment
+from payments.gateways import ProviderPayment, gateway
 from payments.models import LedgerEntry, Payment, Receipt, WebhookEvent
 from payments.tests.factories import gig_with_plan, pay, place_order, process_inbox
 
@@ -143,7 +144,7 @@ class TestCheckoutPage:
         assert "What is your brand name?" in html and "Links you like" in html
         token = re.search(r'name="checkout_token" value="([0-9a-f-]{36})"', html).group(1)
         assert uuid.UUID(token)
-        # A new token for each visit: two tabs are two checkouts.
+        # A new token for each visit (TestPlaceOrder: two tabs still give one order).
         again = re.search(r'name="checkout_token" value="([0-9a-f-]{36})"', body(client.get(checkout_url(gig))))
         assert again.group(1) != token
 
@@ -157,14 +158,6 @@ class TestCheckoutPage:
         assert client.get(checkout_url(gig, "platinum")).status_code == 404
         draft = GigFactory(priced=True)
         assert client.get(checkout_url(draft)).status_code == 404
-
-    def test_owner_is_sent_back_to_the_gig(self, client, gig):
-        client.force_login(gig.seller)
-        response = client.get(checkout_url(gig))
-        assert response.status_code == 302 and response["Location"] == gig.get_absolute_url()
-        assert messages_of(response) == ["You cannot order your own gig."]
-        checkout_post(client, gig)
-        assert not Order.objects.exists()
 
 
 NOT_ON_SALE = "This gig cannot be ordered: it does not exist or is not on sale right now."
@@ -259,8 +252,44 @@ class TestPlaceOrder:
         second = checkout_post(client, gig, token=token)
         order = Order.objects.get()
         assert first["Location"] == second["Location"] == reverse("order-pay", args=[order.pk])
-        checkout_post(client, gig)  # a new checkout is a new order
+        assert messages_of(second) == []  # a double click: nothing to explain
+        checkout_post(client, gig, tier="premium")  # another package is another order
         assert Order.objects.count() == 2
+
+    def test_two_tabs_give_one_order_with_the_latest_answers(self, client, buyer, gig):
+        tokens = [
+            re.search(r'name="checkout_token" value="([0-9a-f-]{36})"', body(client.get(checkout_url(gig)))).group(1)
+            for _ in range(2)
+        ]
+        first = checkout_post(client, gig, token=tokens[0])
+        order = Order.objects.get()
+        payment = services.payment_start(order=order)
+        second = checkout_post(client, gig, token=tokens[1], **answers_for(gig, brand="Acme Tea"))
+
+        assert Order.objects.get() == order
+        assert first["Location"] == second["Location"] == reverse("order-pay", args=[order.pk])
+        assert messages_of(second) == [
+            "You already have this package waiting for payment: we kept that order, with the answers you just "
+            "gave, instead of placing a second one."
+        ]
+        order.refresh_from_db()
+        assert str(order.checkout_token) == tokens[0]
+        assert order.requirements[0] == {"question": "What is your brand name?", "answer": "Acme Tea", "required": True}
+        assert Payment.objects.get() == payment  # one payment, so at most one charge
+        assert order.events.filter(reason__startswith="placed again").count() == 1
+
+    def test_after_the_checkout_window_a_new_order_is_placed(self, client, buyer, gig):
+        checkout_post(client, gig)
+        old = Order.objects.get()
+        services.payment_start(order=old)
+        with time_machine.travel(old.expires_at + timedelta(seconds=1)):
+            response = checkout_post(client, gig)
+        new = Order.objects.exclude(pk=old.pk).get()
+        assert response["Location"] == reverse("order-pay", args=[new.pk])
+        old.refresh_from_db()
+        assert old.status == Order.Status.EXPIRED
+        # Expired as the sweep would: its intent is canceled, so it cannot be charged as well.
+        assert gateway().retrieve_payment(old.payment.provider_payment_id).status == "canceled"
 
     def test_a_required_question_left_blank_is_shown_on_the_form(self, client, buyer, gig):
         required = gig.requirements.get(required=True)
@@ -532,7 +561,7 @@ class TestReceipt:
             assert 'class="btn btn-ghost no-print"' in body(response)
 
     def test_receipt_numbers_are_sequential(self, buyer, gig):
-        first, second = place_order(buyer=buyer, gig=gig), place_order(buyer=buyer, gig=gig)
+        first, second = place_order(buyer=buyer, gig=gig), place_order(buyer=buyer, gig=gig, tier="premium")
         pay(second)
         pay(first)
         a, b = Receipt.objects.get(order=second), Receipt.objects.get(order=first)
@@ -551,7 +580,14 @@ def test_print_styles_hide_the_site_chrome():
 
 
 def orders_for(buyer, gig, count: int, paid: int = 0) -> list[Order]:
-    orders = [place_order(buyer=buyer, gig=gig) for _ in range(count)]
+    """`count` Standard orders of `buyer` from `gig`'s seller, the first `paid` of them paid. A
+    buyer has one unpaid order per gig and package (checkout returns it), so an order is placed
+    on `gig` when the buyer has none unpaid there, else on another gig of the seller's with the
+    same plan."""
+    orders = []
+    for _ in range(count):
+        free = not Order.objects.filter(buyer=buyer, gig=gig, status=Order.Status.PENDING_PAYMENT).exists()
+        orders.append(place_order(buyer=buyer, gig=gig if free else gig_with_plan(seller=gig.seller)))
     for o in orders[:paid]:
         pay(o)
     return orders

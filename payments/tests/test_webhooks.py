@@ -247,6 +247,56 @@ class TestStripeMode:
         assert post_event(client, STRIPE_URL, event, WEBHOOK_SECRET).json()["duplicate"] is True
         assert ledger.escrow_balance(order) == order.subtotal_minor
 
+    @pytest.mark.parametrize("arrival", ["in order", "reversed"])
+    def test_processing_then_failed_through_signed_webhooks_ends_failed(self, fake, client, arrival):
+        """Stripe sends processing, then payment_failed; they may arrive the other way round. The
+        event's `created` decides: the order is not left "processing" (which would hold off its
+        expiry and keep its page reloading)."""
+        account = onboarded_seller(fake, client)
+        order = place_order(buyer=UserFactory(), gig=account.user.gigs.get())
+        payment = services.payment_start(order=order)
+        intent = fake.payment_intents[payment.provider_payment_id]
+        created = int(time.time())
+        events = [
+            dict(make_event("payment_intent.processing", {**intent, "status": "processing"}), created=created - 60),
+            dict(
+                make_event(
+                    "payment_intent.payment_failed",
+                    {
+                        **intent,
+                        "status": "requires_payment_method",
+                        "last_payment_error": {"code": "card_declined", "message": "Your card was declined."},
+                    },
+                ),
+                created=created,
+            ),
+        ]
+        for event in events if arrival == "in order" else events[::-1]:
+            assert post_event(client, STRIPE_URL, event, WEBHOOK_SECRET).status_code == 200
+            services.webhook_event_process(event_pk=WebhookEvent.objects.get(event_id=event["id"]).pk)
+
+        payment.refresh_from_db()
+        assert (payment.status, payment.failure_message) == (Payment.Status.FAILED, "Your card was declined.")
+        assert payment.state_as_of == created
+        with time_machine.travel(order.expires_at + timedelta(seconds=1)):
+            assert services.orders_expire_sweep() == 1
+        assert fake.payment_intents[payment.provider_payment_id]["status"] == "canceled"
+
+    def test_a_success_for_another_amount_funds_nothing(self, fake, client):
+        account = onboarded_seller(fake, client)
+        order = place_order(buyer=UserFactory(), gig=account.user.gigs.get())
+        payment = services.payment_start(order=order)
+        fake.payment_intents[payment.provider_payment_id]["amount"] = order.total_minor - 100  # changed at Stripe
+        fake.confirm_payment(payment.provider_payment_id)
+        event = fake.last_event("payment_intent.succeeded")
+        assert post_event(client, STRIPE_URL, event, WEBHOOK_SECRET).status_code == 200
+        row = services.webhook_event_process(event_pk=WebhookEvent.objects.get(event_id=event["id"]).pk)
+        assert row.status == WebhookEvent.Status.FAILED
+        assert f"reports {order.total_minor - 100} USD" in row.error
+        order.refresh_from_db()
+        assert order.status == Order.Status.PENDING_PAYMENT and order.paid_at is None
+        assert ledger.escrow_balance(order) == 0 and ledger.trial_balance() == {}
+
     def test_an_expired_checkout_cancels_its_intent_at_stripe(self, fake, client):
         account = onboarded_seller(fake, client)
         order = place_order(buyer=UserFactory(), gig=account.user.gigs.get())
