@@ -121,3 +121,21 @@ def test_the_expiry_sweep_task_runs_in_the_worker(celery_worker):
     Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     orders_expire_sweep_task.apply_async(queue=celery_worker.queue)
     wait_until(lambda: Order.objects.get(pk=order.pk).status == Order.Status.EXPIRED, "expire the order")
+
+
+# --- beat ----------------------------------------------------------------------------------------
+
+
+def test_beat_runs_the_checkout_expiry_and_inbox_sweeps_every_minute(settings):
+    """The timed work of this app is found by beat-driven sweeps (DESIGN section 7): the entries
+    must exist and name tasks the worker knows, or nothing ever expires or is re-queued."""
+    app.loader.import_default_modules()  # the tasks of every app, as a worker registers them
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    by_task = {entry["task"]: entry for entry in schedule.values()}
+    for task in ("payments.tasks.orders_expire_sweep_task", "payments.tasks.webhook_inbox_sweep_task"):
+        assert task in by_task, f"{task} is not in CELERY_BEAT_SCHEDULE"
+        assert task in app.tasks
+        assert 0 < float(by_task[task]["schedule"]) <= 60
+    assert app.conf.beat_schedule == schedule  # what `celery beat` reads (namespace CELERY)
+    unknown = sorted(entry["task"] for entry in schedule.values() if entry["task"] not in app.tasks)
+    assert unknown == [], "beat entries naming tasks that do not exist"

@@ -2,9 +2,11 @@
 whole Stripe-mode path through the real SDK and the fake: seller onboarding, checkout refused to
 a seller who cannot receive, payment intent, signed webhooks, an active order with escrow."""
 
+import ast
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -308,3 +310,56 @@ class TestStripeMode:
         assert fake.payment_intents[payment.provider_payment_id]["status"] == "canceled"
         [cancel] = fake.posts(f"/v1/payment_intents/{payment.provider_payment_id}/cancel")
         assert cancel.idempotency_key == f"order-{order.pk}-cancel"
+
+
+# --- one module talks to Stripe --------------------------------------------------------------------
+
+PROJECT = Path(__file__).resolve().parents[2]
+SKIPPED_DIRS = {".venv", ".git", "var", "node_modules", "test-artifacts", "tests", "__pycache__"}
+
+
+def _imports_stripe(tree: ast.AST) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "stripe" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "stripe":
+            return True
+        # importlib.import_module("stripe") / __import__("stripe")
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and str(node.args[0].value).split(".")[0] == "stripe"
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+        ):
+            return True
+    return False
+
+
+def test_only_the_stripe_gateway_imports_stripe():
+    """DESIGN section 6: the real SDK lives behind the gateway interface, in one module. Tests
+    (the fake, the live suite) may import it; nothing else may."""
+    found = []
+    for path in PROJECT.rglob("*.py"):
+        relative = path.relative_to(PROJECT)
+        if SKIPPED_DIRS.intersection(relative.parts[:-1]) or relative.name.startswith("test_"):
+            continue
+        if relative.name == "conftest.py":
+            continue
+        if _imports_stripe(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            found.append(relative.as_posix())
+    assert found == ["payments/gateways/stripe_gateway.py"]
+
+
+def test_the_import_check_sees_every_form_of_import():
+    for source in (
+        "import stripe",
+        "import stripe.error as e",
+        "from stripe import StripeClient",
+        "from stripe.http_client import HTTPClient",
+        "importlib.import_module('stripe')",
+        "__import__('stripe')",
+    ):
+        assert _imports_stripe(ast.parse(source)), source
+    for source in ("import stripey", "from .stripe import x", "from payments.gateways import stripe_gateway"):
+        assert not _imports_stripe(ast.parse(source)), source
