@@ -204,6 +204,9 @@ class Payout(models.Model):
     transfer_id = models.CharField(max_length=120, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # The first claim: a transfer that crashes every time never fails "properly", yet is flagged
+    # once it has been trying for PAYOUT_RECONCILE_HOURS.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
     first_failed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     # Failing for over a day: someone must look (listed in admin); retries go on.
@@ -246,11 +249,18 @@ class Refund(models.Model):
     status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
     provider_refund_id = models.CharField(max_length=120, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Retries, as for payouts: the sweep sends again once next_attempt_at passes (backoff after
+    # a failure, 10 minutes after a claim that never came back); trying for more than
+    # PAYOUT_RECONCILE_HOURS since the first attempt flags it for someone to look (admin).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    needs_reconciliation = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="refund_status_next_attempt")]
 
     def __str__(self) -> str:
         return f"Refund {self.pk} ({self.status})"
