@@ -222,6 +222,7 @@ class PayoutAdmin(MoneyColumns, ReadOnlyAdmin):
         "transfer_id",
         "transferred_at",
         "attempts",
+        "first_attempt_at",
         "next_attempt_at",
         "first_failed_at",
         "last_error",
@@ -272,8 +273,23 @@ class PayoutAdmin(MoneyColumns, ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(MoneyColumns, ReadOnlyAdmin):
-    list_display = ["id", "order", "amount", "milestone_ids", "status", "attempts", "reason", "created_at"]
-    list_filter = ["status", "currency"]
+    """Refunds of cancelled milestones. Failures are retried with backoff by the retry sweep;
+    those still not sent PAYOUT_RECONCILE_HOURS after the first attempt are flagged "needs
+    reconciliation": compare with the provider (its refund under the idempotency key)."""
+
+    list_display = [
+        "id",
+        "order",
+        "amount",
+        "milestone_ids",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "needs_reconciliation",
+        "reason",
+        "created_at",
+    ]
+    list_filter = ["status", "needs_reconciliation", "currency"]
     search_fields = ["=id", "=order__id", "order__buyer__username", "provider_refund_id", "idempotency_key"]
     list_select_related = ["order"]
     date_hierarchy = "created_at"
@@ -287,7 +303,10 @@ class RefundAdmin(MoneyColumns, ReadOnlyAdmin):
         "idempotency_key",
         "provider_refund_id",
         "attempts",
+        "first_attempt_at",
+        "next_attempt_at",
         "last_error",
+        "needs_reconciliation",
         "created_at",
     ]
     fields = readonly_fields

@@ -191,6 +191,12 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def _overdue_for_reconciliation(since: datetime | None, now: datetime) -> bool:
+    """Money still not sent PAYOUT_RECONCILE_HOURS after the first try (payouts and refunds):
+    someone must compare with the provider (admin lists them); the retries go on."""
+    return since is not None and now - since >= timedelta(hours=_rules()["PAYOUT_RECONCILE_HOURS"])
+
+
 def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
     """See `_payout_transfer`; returns the payout as it stands afterwards."""
     return _payout_transfer(payout_id=payout_id, force=force)[0]
@@ -215,10 +221,15 @@ def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bo
         )
         if not claimable:
             return payout, False
+        stuck = payout.status == Payout.Status.TRANSFERRING  # the last attempt never came back
         payout.status = Payout.Status.TRANSFERRING
         payout.attempts += 1
         payout.next_attempt_at = now + STUCK_AFTER  # a crash leaves it here; the drain retries it then
-        payout.save(update_fields=["status", "attempts", "next_attempt_at"])
+        payout.first_attempt_at = payout.first_attempt_at or now
+        if stuck and _overdue_for_reconciliation(payout.first_attempt_at, now):
+            # Crashing every time never reaches the failure branch below: flag it here.
+            payout.needs_reconciliation = True
+        payout.save(update_fields=["status", "attempts", "next_attempt_at", "first_attempt_at", "needs_reconciliation"])
         charge_id = Payment.objects.filter(order_id=payout.order_id).values_list("charge_id", flat=True).first()
 
     provider = gateway()
@@ -243,8 +254,10 @@ def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bo
                 payout.first_failed_at = payout.first_failed_at or now
                 payout.next_attempt_at = now + _backoff(payout.attempts)
                 payout.last_error = str(getattr(exc, "message", exc))[:500]
-                limit = timedelta(hours=_rules()["PAYOUT_RECONCILE_HOURS"])
-                payout.needs_reconciliation = now - payout.first_failed_at >= limit
+                # Counted from the first attempt: it may have crashed before this one failed.
+                payout.needs_reconciliation = _overdue_for_reconciliation(
+                    payout.first_attempt_at or payout.first_failed_at, now
+                )
                 payout.save()
         log.warning("Payout %s transfer failed: %s", payout_id, exc)
         return payout, False
@@ -334,13 +347,17 @@ def _cancel_and_refund(
 
 def refund_send(*, refund_id: int) -> Refund:
     """Send a refund to the provider (the same key on every retry) and record it. Safe to call
-    again."""
+    again. Each attempt is counted and stamped before the call (next_attempt_at = 10 minutes on,
+    when the retry sweep tries again should this one never come back); a failure records its
+    error and the next attempt after a backoff (1 minute, doubling, at most 6 hours) and
+    re-raises; trying for more than PAYOUT_RECONCILE_HOURS flags the refund for reconciliation."""
     refund = Refund.objects.select_related("order").get(pk=refund_id)
     if refund.status == Refund.Status.SUCCEEDED:
         return refund
     payment = Payment.objects.get(order_id=refund.order_id)
     # 1. Count the attempt before the call, so that a crash after it leaves a trace: any later
     # send is then a retry, which looks the refund up first (Stripe forgets keys after 24 h).
+    now = timezone.now()
     with transaction.atomic():  # locks in the fixed order (order, then refund), as in step 3
         Order.objects.select_for_update().get(pk=refund.order_id)
         refund = Refund.objects.select_for_update().select_related("order").get(pk=refund_id)
@@ -348,7 +365,11 @@ def refund_send(*, refund_id: int) -> Refund:
             return refund
         is_retry = refund.attempts > 0
         refund.attempts += 1
-        refund.save(update_fields=["attempts"])
+        refund.first_attempt_at = refund.first_attempt_at or now
+        refund.next_attempt_at = now + STUCK_AFTER
+        if is_retry and _overdue_for_reconciliation(refund.first_attempt_at, now):
+            refund.needs_reconciliation = True  # also when every attempt crashed before recording
+        refund.save(update_fields=["attempts", "first_attempt_at", "next_attempt_at", "needs_reconciliation"])
     try:  # 2. outside any transaction or lock
         provider_id = gateway().create_refund(
             payment_id=payment.provider_payment_id,
@@ -357,7 +378,13 @@ def refund_send(*, refund_id: int) -> Refund:
             look_up_first=is_retry,
         )
     except Exception as exc:
-        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(last_error=str(exc)[:500])
+        failed_at = timezone.now()
+        Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+            last_error=str(getattr(exc, "message", exc))[:500],
+            next_attempt_at=failed_at + _backoff(refund.attempts),
+            needs_reconciliation=_overdue_for_reconciliation(refund.first_attempt_at, failed_at),
+        )
+        log.warning("Refund %s failed: %s", refund_id, exc)
         raise
     with transaction.atomic():
         Order.objects.select_for_update().get(pk=refund.order_id)
@@ -377,10 +404,28 @@ def refund_send(*, refund_id: int) -> Refund:
             )
             refund.status = Refund.Status.SUCCEEDED
             refund.provider_refund_id = provider_id
-            refund.save(update_fields=["status", "provider_refund_id"])
+            refund.next_attempt_at = None
+            refund.needs_reconciliation = False
+            refund.save(update_fields=["status", "provider_refund_id", "next_attempt_at", "needs_reconciliation"])
             payment.refunded_minor += refund.amount_minor
             payment.save(update_fields=["refunded_minor", "updated_at"])
     return refund
+
+
+REFUND_FIRST_RETRY_AFTER = timedelta(minutes=1)
+
+
+def refunds_retry_sweep(*, now: datetime | None = None, batch: int | None = None) -> list[int]:
+    """The pending refunds due for another send: never claimed a minute after they were made
+    (the queued task was lost), or past their next_attempt_at (a backoff after a failure, or a
+    claim that never came back). Returns their ids, oldest first, for the caller to queue; a
+    refund failing for good is retried ever more slowly, never every minute."""
+    now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
+    due = Refund.objects.filter(status=Refund.Status.PENDING).filter(
+        Q(next_attempt_at__isnull=True, created_at__lte=now - REFUND_FIRST_RETRY_AFTER) | Q(next_attempt_at__lte=now)
+    )
+    return list(due.order_by("created_at", "pk").values_list("pk", flat=True)[:batch])
 
 
 def pending_own_refunds(order_id: int) -> int:

@@ -75,17 +75,11 @@ def refund_send_task(refund_id: int) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def refunds_retry_sweep_task() -> int:
-    """Refunds still pending after a minute (a lost message, a provider outage) are sent again."""
-    from datetime import timedelta
+    """Queue a send for each pending refund due for another try (payments.lifecycle.refunds_retry_sweep:
+    a lost message, a claim that never came back, a failure whose backoff ended)."""
+    from .lifecycle import refunds_retry_sweep
 
-    from django.utils import timezone
-
-    from .models import Refund
-
-    cutoff = timezone.now() - timedelta(minutes=1)
-    ids = list(
-        Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=cutoff).values_list("pk", flat=True)[:100]
-    )
+    ids = refunds_retry_sweep()
     for pk in ids:
         refund_send_task.delay(pk)
     return len(ids)
