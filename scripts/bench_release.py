@@ -401,8 +401,8 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
 
     celery.app.task.Task.apply_async = apply_async
     if what_if == "no-notifications":
-        states.notify_parties = lambda **kwargs: None
-        print("WHAT-IF: no notifications (milestones.lifecycle.notify_parties patched to do nothing)")
+        states.notify_many = lambda items: 0
+        print("WHAT-IF: no notifications (milestones.lifecycle.notify_many patched to do nothing)")
     elif what_if == "no-publish":
         celery.app.task.Task.apply_async = lambda self, *args, **kwargs: published.__setitem__(0, published[0] + 1)
         print("WHAT-IF: no task published (celery Task.apply_async patched to do nothing)")
