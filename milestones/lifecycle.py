@@ -19,7 +19,7 @@ from marketplace.db import insert_rows
 from marketplace.exceptions import NotFound, ValidationFailed
 
 from .exceptions import InvalidTransition, RevisionsExhausted
-from .models import Delivery, DeliveryFile, Order, OrderEvent, OrderMilestone, RevisionRequest
+from .models import CancellationRequest, Delivery, DeliveryFile, Order, OrderEvent, OrderMilestone, RevisionRequest
 from .notifications import notify, notify_many, notify_parties, party_items
 
 S = OrderMilestone.Status
@@ -81,9 +81,25 @@ def change_milestone(order: Order, milestone: OrderMilestone, to: str, *, actor:
     return True
 
 
+def withdraw_open_requests_locked(milestone_ids, *, now: datetime) -> int:
+    """Close the open cancellation requests of these milestones as withdrawn, on milestones the
+    caller locked (order first) in its transaction: they were delivered, accepted or cancelled,
+    so the question the requests asked is gone. One UPDATE however many milestones (a sweep
+    batch can pass thousands). Returns how many requests were closed."""
+    ids = list(milestone_ids)
+    if not ids:
+        return 0
+    return CancellationRequest.objects.filter(milestone_id__in=ids, status=CancellationRequest.Status.OPEN).update(
+        status=CancellationRequest.Status.WITHDRAWN, answered_at=now
+    )
+
+
 def milestone_deliver(*, milestone_id: int, seller: User, message: str, files: list[UploadedFile]) -> Delivery:
     """The seller delivers a milestone in progress (early delivery allowed) or after a revision
-    request; the buyer has REVIEW_DAYS to answer before it is accepted automatically."""
+    request; the buyer has REVIEW_DAYS to answer before it is accepted automatically. A delivery
+    answers an open cancellation request on the milestone: it is withdrawn (a request made while
+    the work went on must not refund the work once delivered; with no revisions left, the buyer
+    may ask again about this delivery, and that request never auto-accepts)."""
     message = (message or "").strip()
     if not message:
         raise ValidationFailed({"message": ["Say what you deliver."]})
@@ -111,11 +127,14 @@ def milestone_deliver(*, milestone_id: int, seller: User, message: str, files: l
         m.review_deadline = now + timedelta(days=_rules()["REVIEW_DAYS"])
         m.reminded_48h = m.reminded_24h = False
         m.save(update_fields=["status", "delivered_at", "review_deadline", "reminded_48h", "reminded_24h"])
+        closed = withdraw_open_requests_locked([m.pk], now=now)
+        text = f"Milestone {m.position + 1} of order #{order.pk} was delivered"
+        if closed:
+            text += " (the request to cancel it is closed)"
         notify(
             user=order.buyer,
             kind="delivered",
-            text=f"Milestone {m.position + 1} of order #{order.pk} was delivered: review it by "
-            f"{timezone.localtime(m.review_deadline):%b %-d, %H:%M}.",
+            text=f"{text}: review it by {timezone.localtime(m.review_deadline):%b %-d, %H:%M}.",
             dedupe_key=f"delivery-{delivery.pk}",
             order=order,
             milestone=m,
@@ -267,34 +286,68 @@ def cancel_locked(
     return cancelled
 
 
-def review_reminders_sweep(*, now: datetime | None = None) -> int:
-    """Remind buyers 48 h and 24 h before a delivered milestone is accepted automatically. Each
-    reminder is sent once per delivery (a flag on the milestone, and the notification's key)."""
+REMINDER_FLAGS = ("reminded_48h", "reminded_24h")
+
+
+def review_reminders_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Remind buyers REVIEW_REMINDER_HOURS (48 h, 24 h) before a delivered milestone is accepted
+    automatically. Each reminder is sent once per delivery (a flag on the milestone, and the
+    notification's key), and only while it is the latest one due: a deadline under 24 h away
+    gets the 24 h reminder alone (REVIEW_DAYS=1 would otherwise send both at delivery).
+
+    One batch per reminder and run. Orders, then their milestones, are locked with
+    `skip_locked`, so two sweeps share the rows and a milestone whose order someone holds (the
+    buyer accepting it now) waits for the next run. Returns how many reminders were sent."""
     now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
+    hours_list = list(_rules()["REVIEW_REMINDER_HOURS"])
     sent = 0
-    for hours, flag in zip(_rules()["REVIEW_REMINDER_HOURS"], ("reminded_48h", "reminded_24h"), strict=False):
-        due = OrderMilestone.objects.filter(
-            status=S.DELIVERED,
-            review_deadline__lte=now + timedelta(hours=hours),
-            review_deadline__gt=now,
-            **{flag: False},
-        ).select_related("order__buyer")
-        for m in due[: _rules()["SWEEP_BATCH"]]:
-            with transaction.atomic():
-                # The order first, then the milestone, as every writer locks them.
-                _, locked = lock_order_and_milestone(milestone_id=m.pk)
-                if locked.status != S.DELIVERED or getattr(locked, flag):
-                    continue
-                setattr(locked, flag, True)
-                locked.save(update_fields=[flag])
-                notify(
-                    user=m.order.buyer,
-                    kind="review_reminder",
-                    text=f"Milestone {m.position + 1} of order #{m.order_id} will be accepted automatically on "
-                    f"{timezone.localtime(m.review_deadline):%b %-d, %H:%M} unless you review it.",
-                    dedupe_key=f"milestone-{m.pk}-remind-{hours}-{m.delivered_at:%s}",
-                    order=m.order,
-                    milestone=m,
-                )
-                sent += 1
+    for hours, flag in zip(hours_list, REMINDER_FLAGS, strict=False):
+        # The next reminder's window starts where this one's ends: past it, this one is stale.
+        after = max([h for h in hours_list if h < hours], default=0)
+        window = {
+            "status": S.DELIVERED,
+            "review_deadline__lte": now + timedelta(hours=hours),
+            "review_deadline__gt": now + timedelta(hours=after),
+            flag: False,
+        }
+        with transaction.atomic():
+            due = (
+                OrderMilestone.objects.filter(**window)
+                .order_by("review_deadline", "pk")
+                .values_list("order_id", flat=True)[:batch]
+            )
+            order_ids = sorted(set(due))
+            if not order_ids:
+                continue
+            # The order first, then the milestone, as every writer locks them.
+            orders = {
+                o.pk: o
+                for o in Order.objects.select_for_update(skip_locked=True).filter(pk__in=order_ids).order_by("pk")
+            }
+            if not orders:
+                continue
+            milestones = list(
+                OrderMilestone.objects.select_for_update(skip_locked=True)
+                .filter(order_id__in=orders, **window)
+                .order_by("order_id", "position")
+            )
+            if not milestones:
+                continue
+            OrderMilestone.objects.filter(pk__in=[m.pk for m in milestones]).update(**{flag: True})
+            notify_many(
+                [
+                    {
+                        "user_id": orders[m.order_id].buyer_id,
+                        "kind": "review_reminder",
+                        "text": f"Milestone {m.position + 1} of order #{m.order_id} will be accepted automatically "
+                        f"on {timezone.localtime(m.review_deadline):%b %-d, %H:%M} unless you review it.",
+                        "dedupe_key": f"milestone-{m.pk}-remind-{hours}-{int(m.delivered_at.timestamp())}",
+                        "order_id": m.order_id,
+                        "milestone": m,
+                    }
+                    for m in milestones
+                ]
+            )
+            sent += len(milestones)
     return sent

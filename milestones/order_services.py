@@ -265,6 +265,16 @@ def order_activate(*, order_id: int, reason: str) -> tuple[Order, bool]:
         key=f"order-{order.pk}-funded",
         text=f"Order #{order.pk} is paid and in escrow; milestone 1 has started.",
     )
+    if first is not None and first.status == OrderMilestone.Status.IN_PROGRESS:
+        # As for every later milestone (milestones.lifecycle.accept_locked): the same event, key and
+        # text, so that a list of "milestone started" notifications is complete.
+        notify_parties(
+            order=order,
+            kind="milestone_started",
+            key=f"milestone-{first.pk}-started",
+            text=f"Milestone {first.position + 1} of order #{order.pk} has started.",
+            milestone=first,
+        )
     return order, True
 
 

@@ -322,9 +322,7 @@ def _cancel_and_refund(
     cancelled = states.cancel_locked(order, milestones, now=timezone.now(), actor=actor, reason=reason)
     if not cancelled:
         return None
-    CancellationRequest.objects.filter(milestone__in=cancelled, status=CancellationRequest.Status.OPEN).update(
-        status=CancellationRequest.Status.WITHDRAWN
-    )
+    states.withdraw_open_requests_locked([m.pk for m in cancelled], now=timezone.now())
     amount = sum(m.price_minor for m in cancelled)
     ids = sorted(m.pk for m in cancelled)
     key = f"order-{order.pk}-refund-" + "-".join(map(str, ids))
@@ -457,6 +455,33 @@ def cancellable_by_agreement(m: OrderMilestone) -> bool:
     return m.status in OrderMilestone.WORKING or (m.status == S.DELIVERED and m.revisions_left == 0)
 
 
+def cancellation_auto_accepts(m: OrderMilestone) -> bool:
+    """Whether an unanswered request to cancel the milestone is accepted when it expires: only
+    while the work is going on. Delivered work is never refunded by silence: a request about a
+    delivery expires at its review deadline unanswered, and the milestone is accepted then."""
+    return m.status in OrderMilestone.WORKING
+
+
+def cancellation_answerable_until(m: OrderMilestone, now: datetime) -> datetime:
+    """When a request to cancel the milestone made now must be answered: CANCELLATION_ANSWER_HOURS
+    for work going on, the review deadline for a delivery (the seller's money is released then;
+    the request does not hold it back)."""
+    if m.status == S.DELIVERED and m.review_deadline is not None:
+        return m.review_deadline
+    return now + timedelta(hours=_rules()["CANCELLATION_ANSWER_HOURS"])
+
+
+def asked_about_delivery(m: OrderMilestone, user_id: int, requests) -> bool:
+    """Whether `user_id` already asked to cancel this delivery of the milestone (one request per
+    party and delivery, so that asking again and again cannot wear the other party down).
+    `requests` are the milestone's cancellation requests (prefetched by the order page)."""
+    if m.status != S.DELIVERED or m.delivered_at is None:
+        return False
+    # delivered_at is set before any request about that delivery; requests made before it were
+    # closed by the delivery and do not count.
+    return any(r.requested_by_id == user_id and r.created_at > m.delivered_at for r in requests)
+
+
 def milestone_cancel_late(*, milestone_id: int, buyer: User) -> Refund:
     """The seller is LATE_CANCEL_HOURS past the due date: the buyer may cancel the milestone in
     progress alone; it and the milestones after it are cancelled and refunded."""
@@ -472,8 +497,12 @@ def milestone_cancel_late(*, milestone_id: int, buyer: User) -> Refund:
 
 
 def cancellation_request(*, milestone_id: int, user: User, reason: str) -> CancellationRequest:
-    """Either party asks to cancel the milestone in progress; the other has
-    CANCELLATION_ANSWER_HOURS to answer, else it is accepted automatically."""
+    """Either party asks to cancel the milestone in progress, or delivered with no revisions left.
+    The other party accepts (the milestone and those after it are refunded) or declines. Work
+    going on: no answer in CANCELLATION_ANSWER_HOURS and the request is accepted automatically.
+    A delivery: the answer is due by the review deadline; without one the request lapses and
+    the milestone is accepted automatically; one request per party and delivery. Raises
+    NotFound (not a party, order not active), InvalidTransition, ValidationFailed (no reason)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": ["Say why."]})
@@ -485,20 +514,33 @@ def cancellation_request(*, milestone_id: int, user: User, reason: str) -> Cance
             raise InvalidTransition(
                 "Only a milestone in progress, or delivered with no revisions left, can be cancelled by agreement."
             )
+        now = timezone.now()
         if CancellationRequest.objects.filter(milestone=m, status=CancellationRequest.Status.OPEN).exists():
             raise InvalidTransition("A cancellation request for this milestone is already waiting for an answer.")
+        if m.status == S.DELIVERED:
+            if m.review_deadline is not None and m.review_deadline <= now:
+                raise InvalidTransition("The review time of this delivery is over: it is being accepted.")
+            if asked_about_delivery(m, user.pk, CancellationRequest.objects.filter(milestone=m)):
+                raise InvalidTransition("You already asked to cancel this delivery.")
         req = CancellationRequest.objects.create(
-            milestone=m,
-            requested_by=user,
-            reason=reason,
-            expires_at=timezone.now() + timedelta(hours=_rules()["CANCELLATION_ANSWER_HOURS"]),
+            milestone=m, requested_by=user, reason=reason, expires_at=cancellation_answerable_until(m, now)
         )
         other = order.seller if user.pk == order.buyer_id else order.buyer
+        answer_by = f"{timezone.localtime(req.expires_at):%b %-d, %H:%M}"
+        if cancellation_auto_accepts(m):
+            text = (
+                f"Order #{order.pk}: cancelling milestone {m.position + 1} was requested. Answer within "
+                f"{_rules()['CANCELLATION_ANSWER_HOURS']} hours, or it is accepted."
+            )
+        else:
+            text = (
+                f"Order #{order.pk}: cancelling delivered milestone {m.position + 1} (a refund to the buyer) was "
+                f"requested. Answer by {answer_by}; without an answer the milestone is accepted automatically then."
+            )
         notify(
             user=other,
             kind="cancellation_requested",
-            text=f"Order #{order.pk}: cancelling milestone {m.position + 1} was requested. Answer within "
-            f"{_rules()['CANCELLATION_ANSWER_HOURS']} hours, or it is accepted.",
+            text=text,
             dedupe_key=f"cancellation-{req.pk}",
             order=order,
             milestone=m,
@@ -519,9 +561,19 @@ def _close_request(
     return _cancel_and_refund(order, [m, *rest], actor=by, reason=why)
 
 
+def cancellation_acceptable(m: OrderMilestone, now: datetime) -> bool:
+    """Whether a request to cancel the milestone can be accepted now: it can be cancelled by
+    agreement and, delivered, its review deadline has not passed (it is being accepted)."""
+    if not cancellable_by_agreement(m):
+        return False
+    return m.status != S.DELIVERED or m.review_deadline is None or m.review_deadline > now
+
+
 def cancellation_answer(*, request_id: int, user: User, accept: bool) -> CancellationRequest:
     """The other party accepts (the milestone and those after it are cancelled and refunded) or
-    declines. Answering an answered request again is a no-op."""
+    declines. Answering an answered request again is a no-op; a withdrawn one (closed without
+    an answer) is refused, as is accepting once the milestone cannot be cancelled (a delivery
+    past its review deadline, or with revisions left)."""
     m_id = CancellationRequest.objects.filter(pk=request_id).values_list("milestone_id", flat=True).first()
     if m_id is None:
         raise NotFound("No such request.")
@@ -530,31 +582,47 @@ def cancellation_answer(*, request_id: int, user: User, accept: bool) -> Cancell
         req = CancellationRequest.objects.select_for_update().get(pk=request_id)
         if user.pk not in (order.buyer_id, order.seller_id):
             raise NotFound("No such request.")
+        if req.status == CancellationRequest.Status.WITHDRAWN:
+            # Closed unanswered (delivered, accepted, cancelled or lapsed meanwhile): no answer
+            # to repeat, and none to give now.
+            raise InvalidTransition("This request was closed without an answer: the milestone moved on meanwhile.")
         if req.status != CancellationRequest.Status.OPEN:
             return req
         if req.requested_by_id == user.pk:
             raise InvalidTransition("The other party answers this request.")
-        if accept and not cancellable_by_agreement(m):
+        if accept and not cancellation_acceptable(m, timezone.now()):
             raise InvalidTransition("This milestone can no longer be cancelled.")
         _close_request(req, order, m, accept=accept, by=user)
     return req
 
 
-def cancellation_requests_expire_sweep(*, now: datetime | None = None) -> int:
-    """Open requests past their answer time are accepted automatically. Returns how many."""
+def cancellation_requests_expire_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
+    """Open requests past their answer time: on a milestone in progress (or revision requested)
+    they are accepted automatically (cancelled and refunded); on anything else (a delivery,
+    whose request expires at its review deadline, or a milestone accepted or cancelled
+    meanwhile) they lapse as withdrawn, and the auto-release goes on. One batch per run; rows
+    locked with `skip_locked` in the fixed order (order, milestone, request), so two sweeps share
+    the work and a row someone holds is left to the next run. Returns how many were accepted."""
     now = now or timezone.now()
+    batch = batch or _rules()["SWEEP_BATCH"]
     done = 0
-    for req_id, m_id in CancellationRequest.objects.filter(
-        status=CancellationRequest.Status.OPEN, expires_at__lte=now
-    ).values_list("pk", "milestone_id")[: _rules()["SWEEP_BATCH"]]:
+    due = list(
+        CancellationRequest.objects.filter(status=CancellationRequest.Status.OPEN, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", "milestone__order_id", "milestone_id")[:batch]
+    )
+    for req_id, order_id, m_id in due:
         with transaction.atomic():
-            order, m = states.lock_order_and_milestone(milestone_id=m_id)
-            req = CancellationRequest.objects.select_for_update().get(pk=req_id)
-            if req.status != CancellationRequest.Status.OPEN:
+            order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
+            if order is None:
                 continue
-            if not cancellable_by_agreement(m):  # delivered or accepted meanwhile: the request lapses
-                req.status = CancellationRequest.Status.WITHDRAWN
-                req.save(update_fields=["status"])
+            m = OrderMilestone.objects.select_for_update(skip_locked=True).filter(pk=m_id).first()
+            req = CancellationRequest.objects.select_for_update(skip_locked=True).filter(pk=req_id).first()
+            if m is None or req is None or req.status != CancellationRequest.Status.OPEN:
+                continue
+            if order.status != Order.Status.ACTIVE or not cancellation_auto_accepts(m):
+                req.status, req.answered_at = CancellationRequest.Status.WITHDRAWN, now
+                req.save(update_fields=["status", "answered_at"])
                 continue
             _close_request(req, order, m, accept=True, by=None)
             done += 1

@@ -14,7 +14,7 @@ from milestones.models import CancellationRequest, Delivery, DeliveryFile, Order
 
 from . import ledger
 from .fees import seller_commission
-from .lifecycle import cancellable_by_agreement
+from .lifecycle import asked_about_delivery, cancellable_by_agreement, cancellation_acceptable
 from .models import Payment, Payout, Receipt, Refund
 
 BUYER = "buyer"
@@ -165,6 +165,7 @@ ACCEPT = "accept"
 REVISE = "revise"
 ASK_CANCEL = "ask_cancel"
 ANSWER_CANCEL = "answer_cancel"
+ACCEPT_CANCEL = "accept_cancel"  # with ANSWER_CANCEL when accepting can succeed (declining always can)
 CANCEL_LATE = "cancel_late"
 
 
@@ -226,12 +227,21 @@ def milestone_actions(order: Order, milestone: OrderMilestone, *, user: User, no
         if milestone.revisions_left:
             actions.add(REVISE)
     request = open_cancellation_request(milestone)
-    if (is_buyer or is_seller) and cancellable_by_agreement(milestone) and request is None:
-        actions.add(ASK_CANCEL)
-    # A milestone delivered while the request waited can still have it declined (not accepted).
+    if (is_buyer or is_seller) and request is None and cancellable_by_agreement(milestone):
+        # A delivery (no revisions left): before its review deadline, once per party.
+        delivered = milestone.status == MS.DELIVERED
+        if not delivered or (
+            cancellation_acceptable(milestone, now)
+            and not asked_about_delivery(milestone, user.pk, milestone.cancellation_requests.all())
+        ):
+            actions.add(ASK_CANCEL)
+    # Declining is always possible; accepting only while the service would cancel the milestone
+    # (payments.lifecycle.cancellation_answer): in progress, or a delivery before its deadline.
     answerable = milestone.status in OrderMilestone.WORKING or milestone.status == MS.DELIVERED
-    if request is not None and answerable and request.requested_by_id != user.pk:
+    if (is_buyer or is_seller) and request is not None and answerable and request.requested_by_id != user.pk:
         actions.add(ANSWER_CANCEL)
+        if cancellation_acceptable(milestone, now):
+            actions.add(ACCEPT_CANCEL)
     late = late_after(milestone)
     if is_buyer and working and late is not None and now >= late:
         actions.add(CANCEL_LATE)

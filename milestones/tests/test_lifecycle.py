@@ -8,6 +8,9 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from gigs.tests.factories import UserFactory
 from marketplace.exceptions import NotFound, ValidationFailed
@@ -155,8 +158,10 @@ class TestDeliver:
     def test_redelivery_after_a_revision_resets_the_deadline_and_reminders(self, order, clock):  # noqa: F811
         m1 = milestones_of(order)[0]
         deliver(m1)
-        clock.shift(timedelta(days=2))
-        assert states.review_reminders_sweep() == 2  # both reminders sent by now
+        clock.shift(timedelta(days=1))
+        assert states.review_reminders_sweep() == 1  # the 48 h one
+        clock.shift(timedelta(days=1))
+        assert states.review_reminders_sweep() == 1  # the 24 h one
         request_revision(m1)
         assert fresh(m1).review_deadline is None
         clock.shift(timedelta(hours=5))
@@ -320,8 +325,10 @@ class TestReviewReminders:
     def test_a_new_delivery_gets_its_own_reminders(self, order, clock):  # noqa: F811
         m1 = milestones_of(order)[0]
         deliver(m1)
+        clock.move_to(NOW + timedelta(hours=25))
+        assert states.review_reminders_sweep() == 1
         clock.move_to(NOW + timedelta(hours=50))
-        assert states.review_reminders_sweep() == 2
+        assert states.review_reminders_sweep() == 1
         request_revision(m1)
         deliver(m1)  # new deadline: NOW + 50 h + 72 h
         assert states.review_reminders_sweep() == 0
@@ -352,3 +359,77 @@ class TestReviewReminders:
         assert states.review_reminders_sweep() == 2
         assert states.review_reminders_sweep() == 1
         assert states.review_reminders_sweep() == 0
+
+    def test_with_one_review_day_only_the_24_hour_reminder_is_sent(self, settings, order, clock):  # noqa: F811
+        pin_rules(settings, REVIEW_DAYS=1)
+        m1 = milestones_of(order)[0]
+        deliver(m1)  # the deadline: 24 h away, already inside the 24 h window
+        assert states.review_reminders_sweep() == 1
+        for hours in (1, 12, 23):
+            clock.move_to(NOW + timedelta(hours=hours))
+            assert states.review_reminders_sweep() == 0
+        m1 = fresh(m1)
+        assert (m1.reminded_48h, m1.reminded_24h) == (False, True)
+        assert [key for _, key in reminders(order)] == [f"milestone-{m1.pk}-remind-24-{int(NOW.timestamp())}"]
+
+    def test_a_48_hour_reminder_is_dropped_once_the_deadline_is_under_24_hours_away(self, order, clock):  # noqa: F811
+        """Beat was down through the 48 h window: the buyer gets the 24 h reminder only."""
+        m1 = milestones_of(order)[0]
+        deliver(m1)
+        clock.move_to(NOW + timedelta(hours=48, seconds=1))
+        assert states.review_reminders_sweep() == 1
+        assert states.review_reminders_sweep() == 0
+        assert [key.split("-remind-")[1].split("-")[0] for _, key in reminders(order)] == ["24"]
+
+    def test_two_days_of_review_send_both_reminders_at_their_time(self, settings, order, clock):  # noqa: F811
+        pin_rules(settings, REVIEW_DAYS=2)
+        m1 = milestones_of(order)[0]
+        deliver(m1)  # the deadline 48 h away: the 48 h reminder is due now, the 24 h one a day on
+        assert states.review_reminders_sweep() == 1
+        clock.move_to(NOW + timedelta(hours=24))
+        assert states.review_reminders_sweep() == 1
+        assert len(reminders(order)) == 2
+
+    def test_a_sweep_costs_the_same_queries_for_one_reminder_or_many(self, clock):  # noqa: F811
+        counts = []
+        for size in (1, 5):
+            orders = [paid_order() for _ in range(size)]
+            for o in orders:
+                deliver(milestones_of(o)[0])
+            clock.shift(timedelta(hours=25))
+            with CaptureQueriesContext(connection) as queries:
+                assert states.review_reminders_sweep() == size
+            counts.append(len(queries))
+            lifecycle.auto_release_sweep(now=timezone.now() + timedelta(days=3))
+        assert counts[0] == counts[1], counts
+        assert all("SKIP LOCKED" in q["sql"] for q in queries if "FOR UPDATE" in q["sql"])
+
+
+# --- milestone 1 starts with the order --------------------------------------------------------
+
+
+def test_milestone_1_started_is_told_like_the_others(clock):  # noqa: F811
+    order = paid_order()
+    m1, m2, _ = milestones_of(order)
+    started = Notification.objects.filter(kind="milestone_started", order=order)
+    assert sorted(started.values_list("user_id", "dedupe_key", "milestone_id", "text")) == sorted(
+        [
+            (
+                order.buyer_id,
+                f"milestone-{m1.pk}-started:buyer",
+                m1.pk,
+                f"Milestone 1 of order #{order.pk} has started.",
+            ),
+            (
+                order.seller_id,
+                f"milestone-{m1.pk}-started:seller",
+                m1.pk,
+                f"Milestone 1 of order #{order.pk} has started.",
+            ),
+        ]
+    )
+    assert Notification.objects.filter(kind="order_funded", order=order).count() == 2
+    deliver(m1)
+    accept(m1)
+    assert set(started.values_list("milestone_id", flat=True)) == {m1.pk, m2.pk}
+    assert started.count() == 4

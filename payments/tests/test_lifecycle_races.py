@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from marketplace.exceptions import DomainError
@@ -185,7 +186,8 @@ def test_concurrent_auto_release_sweeps_release_each_milestone_once(settings):
         m1 = milestones_of(o)[0]
         assert (m1.status, m1.auto_accepted, releases(m1)) == (S.ACCEPTED, True, 1)
     assert Notification.objects.filter(kind="auto_released").count() == 60  # buyer and seller, once each
-    assert Notification.objects.filter(kind="milestone_started").count() == 60
+    # Milestone 2 of each order started (milestone 1's were told when the orders were funded).
+    assert Notification.objects.filter(kind="milestone_started", milestone__position=1).count() == 60
     assert lifecycle.auto_release_sweep() == 0
     assert_books()
 
@@ -291,16 +293,16 @@ def test_a_review_reminder_sent_while_the_buyer_accepts_does_not_deadlock(monkey
     m1 = milestones_of(order)[0]
     OrderMilestone.objects.filter(pk=m1.pk).update(review_deadline=timezone.now() + timedelta(hours=47))
     reminder_open = threading.Event()
-    real_notify = states.notify
+    real_notify_many = states.notify_many
 
-    def notify_and_linger(**kwargs):
-        row = real_notify(**kwargs)
-        if kwargs["kind"] == "review_reminder":
+    def notify_and_linger(items):
+        rows = real_notify_many(items)
+        if any(item["kind"] == "review_reminder" for item in items):
             reminder_open.set()
             time.sleep(0.5)  # the buyer's acceptance arrives meanwhile
-        return row
+        return rows
 
-    monkeypatch.setattr(states, "notify", notify_and_linger)
+    monkeypatch.setattr(states, "notify_many", notify_and_linger)
 
     def work(i: int):
         if i == 0:
@@ -312,4 +314,83 @@ def test_a_review_reminder_sent_while_the_buyer_accepts_does_not_deadlock(monkey
 
     assert (sent, status) == (1, S.ACCEPTED)
     assert releases(m1) == 1
+    assert_books()
+
+
+# --- the cancellation-expiry and reminder sweeps share rows (skip_locked) ---------------------
+
+
+def test_concurrent_reminder_sweeps_send_each_reminder_once(settings):
+    pin_rules(settings, SWEEP_BATCH=3)
+    orders = orders_with_delivered_first_milestone(12, due=False)
+    OrderMilestone.objects.filter(status=S.DELIVERED).update(review_deadline=timezone.now() + timedelta(hours=47))
+
+    def sweeps(_: int) -> int:
+        return sum(states.review_reminders_sweep() for _ in range(6))
+
+    sent = race(4, sweeps)
+
+    assert sum(sent) == 12
+    assert Notification.objects.filter(kind="review_reminder").count() == 12
+    assert all(milestones_of(o)[0].reminded_48h for o in orders)
+    assert_books()
+
+
+def test_concurrent_expiry_sweeps_accept_each_request_once():
+    gig = gig_with_plan()
+    orders = [paid_order(gig=gig) for _ in range(8)]
+    for o in orders:
+        lifecycle.cancellation_request(milestone_id=milestones_of(o)[0].pk, user=o.buyer, reason="Plans changed.")
+    CancellationRequest.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    accepted = race(4, lambda _: lifecycle.cancellation_requests_expire_sweep())
+
+    assert sum(accepted) == 8
+    assert set(CancellationRequest.objects.values_list("status", "auto_accepted")) == {
+        (CancellationRequest.Status.ACCEPTED, True)
+    }
+    assert Refund.objects.count() == 8
+    assert LedgerTransaction.objects.filter(kind=K.MILESTONES_REFUNDED).count() == 8
+    assert_books()
+
+
+def test_the_sweeps_skip_an_order_someone_holds_instead_of_waiting():
+    """A buyer's transaction holds order A (as milestone_accept does while it works): the expiry
+    and reminder sweeps handle order B and leave A to their next run, without waiting."""
+    gig = gig_with_plan()
+    held, free = paid_order(gig=gig), paid_order(gig=gig)
+    reminded_held, reminded_free = orders_with_delivered_first_milestone(2, due=False)
+    for o in (held, free):
+        lifecycle.cancellation_request(milestone_id=milestones_of(o)[0].pk, user=o.seller, reason="Away.")
+    CancellationRequest.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    OrderMilestone.objects.filter(status=S.DELIVERED).update(review_deadline=timezone.now() + timedelta(hours=30))
+    locked, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Order.objects.select_for_update().filter(pk__in=[held.pk, reminded_held.pk]))
+                locked.set()
+                done.wait(timeout=20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        started = time.monotonic()
+        assert lifecycle.cancellation_requests_expire_sweep() == 1
+        assert states.review_reminders_sweep() == 1
+        assert time.monotonic() - started < 5  # nobody waited for the holder
+    finally:
+        done.set()
+        holder.join(timeout=30)
+    assert milestones_of(free)[0].status == S.CANCELLED and milestones_of(held)[0].status == S.IN_PROGRESS
+    assert (milestones_of(reminded_free)[0].reminded_48h, milestones_of(reminded_held)[0].reminded_48h) == (True, False)
+
+    # Released: the next runs finish the job.
+    assert lifecycle.cancellation_requests_expire_sweep() == 1
+    assert states.review_reminders_sweep() == 1
+    assert milestones_of(held)[0].status == S.CANCELLED and milestones_of(reminded_held)[0].reminded_48h
     assert_books()

@@ -18,7 +18,7 @@ from django.utils import timezone
 from gigs.tests.factories import UserFactory
 from milestones import lifecycle as states
 from milestones.models import CancellationRequest, Delivery, DeliveryFile, Notification, Order, OrderMilestone
-from payments import lifecycle, views
+from payments import lifecycle, selectors, views
 from payments.models import Payout, Refund
 from payments.tests.factories import gig_with_plan, pay, place_order
 
@@ -83,6 +83,10 @@ def deliver(order: Order, position: int = 0, files=()) -> Delivery:
 
 def accept(order: Order, position: int = 0) -> None:
     lifecycle.milestone_accept(milestone_id=ms(order, position).pk, buyer=order.buyer)
+
+
+def fresh_status(obj) -> str:
+    return type(obj).objects.values_list("status", flat=True).get(pk=obj.pk)
 
 
 def as_user(client, user):
@@ -441,14 +445,114 @@ class TestCancellationRequest:
         assert req.status == CancellationRequest.Status.OPEN and not Refund.objects.exists()
         assert self.ask(client, order, UserFactory()).status_code == 404
 
-    def test_a_request_on_a_milestone_delivered_meanwhile_can_only_be_declined(self, client, order):
+    def test_a_delivery_closes_the_request_made_while_the_work_went_on(self, client, order):
         self.ask(client, order, order.buyer)
         deliver(order)
         req = CancellationRequest.objects.get()
+        assert req.status == CancellationRequest.Status.WITHDRAWN
         html = body(as_user(client, order.seller).get(order_url(order)))
-        assert "Accept the cancellation" not in html and 'value="decline"' in html
+        assert 'data-testid="cancellation-request"' not in html and 'value="decline"' not in html
+        # A stale form posted anyway: refused, nothing refunded.
+        for answer in ("accept", "decline"):
+            response = client.post(reverse("cancellation-answer", args=[order.pk, req.pk]), {"answer": answer})
+            assert said(response) == "This request was closed without an answer: the milestone moved on meanwhile."
+        assert fresh_status(req) == CancellationRequest.Status.WITHDRAWN and not Refund.objects.exists()
+        buyer_page = as_user(client, order.buyer).get(order_url(order))
+        assert "closed without an answer" in panels(buyer_page)[0]
+        told = Notification.objects.get(user=order.buyer, kind="delivered").text
+        assert told.startswith("Milestone 1 of order #") and "(the request to cancel it is closed)" in told
+
+
+def no_revisions_left(order: Order) -> OrderMilestone:
+    """Milestone 1 (one revision) delivered, revised and delivered again."""
+    deliver(order)
+    states.milestone_request_revision(milestone_id=ms(order, 0).pk, buyer=order.buyer, reason="More.")
+    deliver(order)
+    m = ms(order, 0)
+    assert (m.status, m.revisions_left) == (S.DELIVERED, 0)
+    return m
+
+
+def when(value) -> str:
+    return timezone.localtime(value).strftime("%b %-d, %H:%M")
+
+
+class TestCancellingADelivery:
+    """A delivered milestone with no revisions left: the page, the selector and the service agree
+    that the other party may accept (a refund) or decline, until the review deadline; silence
+    releases the money."""
+
+    def test_the_buyer_asks_and_the_seller_may_accept(self, client, order):
+        m = no_revisions_left(order)
+        deadline = when(m.review_deadline)
+        page = as_user(client, order.buyer).get(order_url(order))
+        assert 'data-testid="cancel-request-form"' in body(page)
+        assert (
+            f"The seller has until the review deadline, {deadline}, to answer; without an answer the request lapses "
+            "and the milestone is accepted automatically." in panels(page)[0]
+        )
+        client.post(url("milestone-cancel-request", order, m), {"reason": "Not what I asked for."})
+        req = CancellationRequest.objects.get()
+        assert (req.status, req.expires_at) == (CancellationRequest.Status.OPEN, m.review_deadline)
+
+        own = client.get(order_url(order))
+        assert (
+            "If the seller accepts, this milestone is cancelled and $20 (with the milestones not started) is "
+            f"refunded to you. Without an answer by {deadline} (the review deadline), the request lapses and the "
+            "milestone is accepted automatically, its money released to the seller." in panels(own)[0]
+        )
+        assert 'data-testid="cancel-request-form"' not in body(own)
+        assert "accept" in selectors_actions(order, m, order.buyer)
+
+        seller_page = as_user(client, order.seller).get(order_url(order))
+        html = body(seller_page)
+        assert "Accept the cancellation" in html and 'value="decline"' in html
+        assert re.search(rf'data-testid="auto-accept-at">{re.escape(deadline)}<', html)
+        assert (
+            "Accepting cancels this delivered milestone and the ones not started, and refunds their price to the "
+            "buyer." in panels(seller_page)[0]
+        )
+        assert {"answer_cancel", "accept_cancel"} <= selectors_actions(order, m, order.seller)
         response = client.post(reverse("cancellation-answer", args=[order.pk, req.pk]), {"answer": "accept"})
-        assert said(response) == "This milestone can no longer be cancelled."
+        assert said(response) == "Cancellation accepted: milestone 1 is cancelled and refunded."
+        assert [m.status for m in order.milestones.order_by("position")] == [S.CANCELLED] * 3
+        assert Refund.objects.get().amount_minor == 7500
+
+    def test_declined_the_buyer_is_not_offered_a_second_request(self, client, order):
+        m = no_revisions_left(order)
+        lifecycle.cancellation_request(milestone_id=m.pk, user=order.buyer, reason="Not what I asked for.")
+        req = CancellationRequest.objects.get()
+        as_user(client, order.seller).post(
+            reverse("cancellation-answer", args=[order.pk, req.pk]), {"answer": "decline"}
+        )
+        assert 'data-testid="cancel-request-form"' in body(client.get(order_url(order)))  # the seller may still ask
+
+        page = as_user(client, order.buyer).get(order_url(order))
+        assert 'data-testid="cancel-request-form"' not in body(page)
+        assert "The buyer asked to cancel this milestone" in panels(page)[0] and "declined" in panels(page)[0]
+        again = client.post(url("milestone-cancel-request", order, m), {"reason": "Please."})
+        assert said(again) == "You already asked to cancel this delivery."
+        assert CancellationRequest.objects.count() == 1
+
+    def test_past_the_review_deadline_only_declining_is_offered(self, client, order):
+        m = no_revisions_left(order)
+        lifecycle.cancellation_request(milestone_id=m.pk, user=order.buyer, reason="Not what I asked for.")
+        with time_machine.travel(m.review_deadline + timedelta(seconds=1)):  # the sweeps have not run yet
+            html = body(as_user(client, order.seller).get(order_url(order)))
+            assert "Accept the cancellation" not in html and 'value="decline"' in html
+            assert "accept_cancel" not in selectors_actions(order, m, order.seller)
+            lifecycle.cancellation_requests_expire_sweep()
+            assert 'data-testid="cancel-request-form"' not in body(client.get(order_url(order)))
+            assert 'data-testid="cancel-request-form"' not in body(as_user(client, order.buyer).get(order_url(order)))
+            lifecycle.auto_release_sweep()
+        assert ms(order, 0).status == S.ACCEPTED and not Refund.objects.exists()
+        assert "closed without an answer" in panels(client.get(order_url(order)))[0]
+
+
+def selectors_actions(order: Order, m: OrderMilestone, user) -> frozenset[str]:
+    full = selectors.order_get_with_lifecycle(user=user, pk=order.pk)
+    milestone = next(x for x in full.milestones.all() if x.pk == m.pk)
+    return selectors.milestone_actions(full, milestone, user=user, now=timezone.now())
 
 
 # --- the seller is late ------------------------------------------------------------------------
