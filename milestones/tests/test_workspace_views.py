@@ -13,8 +13,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from gigs.tests.factories import UserFactory
+from milestones import lifecycle as states
 from milestones import workspace as ws
-from milestones.models import MessageAttachment, MilestoneNote, Order, OrderMessage, OrderMilestone, Task, TeamMember
+from milestones.models import (
+    CancellationRequest,
+    Delivery,
+    MessageAttachment,
+    MilestoneNote,
+    Order,
+    OrderEvent,
+    OrderMessage,
+    OrderMilestone,
+    Task,
+    TeamMember,
+)
+from payments import lifecycle
+from payments.models import LedgerEntry, Payout, Refund
 from payments.tests.factories import gig_with_plan, pay, place_order
 
 pytestmark = pytest.mark.django_db
@@ -543,3 +557,84 @@ class TestDashboard:
             with django_assert_num_queries(baseline[user.pk]):
                 response = client.get(reverse("seller-dashboard"))
             assert len(response.context["attention"]) == 7 and len(response.context["orders"]) == 7
+
+
+# --- team members never touch money or the milestone lifecycle -----------------------------------
+
+
+class TestTeamMembersAndTheLifecycle:
+    """A team member sees the seller's orders in the workspace, but the lifecycle (deliver,
+    accept, revise, stop, cancel, answer, download the delivered files, the lifecycle API) is the
+    parties' own: 404 for the member, as for anyone else, and nothing changes."""
+
+    @pytest.fixture
+    def state(self, order, seller, buyer):
+        m1 = first(order)
+        delivery = states.milestone_deliver(
+            milestone_id=m1.pk, seller=seller, message="Concepts.", files=[SimpleUploadedFile("logo.png", b"PNG")]
+        )
+        other = paid_order(gig=order.gig)
+        req = lifecycle.cancellation_request(milestone_id=first(other).pk, user=other.buyer, reason="Changed plans.")
+        return {"m1": m1, "file": delivery.files.get(), "other": other, "request": req}
+
+    @staticmethod
+    def snapshot() -> tuple:
+        return (
+            list(OrderMilestone.objects.order_by("pk").values_list("pk", "status", "revisions_used")),
+            list(CancellationRequest.objects.order_by("pk").values_list("pk", "status")),
+            Delivery.objects.count(),
+            OrderEvent.objects.count(),
+            Payout.objects.count(),
+            Refund.objects.count(),
+            LedgerEntry.objects.count(),
+        )
+
+    def test_the_pages_are_404(self, client, order, member, state):
+        m1, other, req = state["m1"], state["other"], state["request"]
+        before = self.snapshot()
+        client.force_login(member)
+        assert client.get(url(order)).status_code == 200  # the workspace is theirs to see
+        milestone = [order.pk, m1.pk]
+        posts = [
+            (reverse("milestone-accept", args=milestone), {}),
+            (reverse("milestone-request-revision", args=milestone), {"reason": "Bolder."}),
+            (reverse("milestone-deliver", args=milestone), {"message": "Mine.", "files": [upload("x.pdf")]}),
+            (reverse("milestone-cancel-request", args=milestone), {"reason": "Too much work."}),
+            (reverse("milestone-cancel-late", args=milestone), {"confirm": "on"}),
+            (reverse("order-stop", args=[order.pk]), {"confirm": "on"}),
+            (reverse("milestone-cancel-request", args=[other.pk, first(other).pk]), {"reason": "No."}),
+            (reverse("cancellation-answer", args=[other.pk, req.pk]), {"answer": "accept"}),
+        ]
+        for path, data in posts:
+            assert client.post(path, data).status_code == 404, path
+        for path in (
+            reverse("order-detail", args=[order.pk]),
+            reverse("order-file", args=[order.pk, state["file"].pk]),
+        ):
+            assert client.get(path).status_code == 404, path
+        assert self.snapshot() == before
+
+    def test_the_lifecycle_api_is_404(self, api_client, order, member, state):
+        m1, other, req = state["m1"], state["other"], state["request"]
+        before = self.snapshot()
+        api_client.force_authenticate(member)
+        milestone = [order.pk, m1.pk]
+        calls = [
+            ("get", reverse("api-order", args=[order.pk]), None),
+            ("post", reverse("api-milestone-accept", args=milestone), {}),
+            ("post", reverse("api-milestone-request-revision", args=milestone), {"reason": "Bolder."}),
+            ("post", reverse("api-milestone-deliver", args=milestone), {"message": "Mine."}),
+            ("post", reverse("api-milestone-cancel-request", args=milestone), {"reason": "Too much."}),
+            ("post", reverse("api-milestone-cancel-late", args=milestone), {}),
+            ("post", reverse("api-order-stop", args=[order.pk]), {}),
+            ("post", reverse("api-cancellation-answer", args=[req.pk]), {"accept": True}),
+            ("post", reverse("api-cancellation-answer", args=[req.pk]), {"accept": False}),
+        ]
+        for method, path, data in calls:
+            response = (
+                getattr(api_client, method)(path, data, format="json") if data is not None else api_client.get(path)
+            )
+            assert response.status_code == 404, (path, response.status_code, response.content[:200])
+        assert self.snapshot() == before
+        ids = [o["id"] for o in api_client.get(reverse("api-orders"), {"role": "seller"}).json()["results"]]
+        assert order.pk not in ids and other.pk not in ids
