@@ -476,16 +476,23 @@ def milestone_request_revision(request, pk: int, milestone_id: int):
 @login_required
 @require_POST
 def milestone_cancel_request(request, pk: int, milestone_id: int):
-    """Either party asks to cancel a milestone in progress; the other answers."""
+    """Either party asks to cancel a milestone in progress (or a delivery with no revisions left);
+    the other answers."""
     order, m = _milestone_or_404(request, pk, milestone_id)
     form = CancellationRequestForm(request.POST, auto_id=f"ask_cancel-{m.pk}-%s")
 
     def act() -> str:
+        auto = lifecycle.cancellation_auto_accepts(m)  # before the request: m is as the user saw it
         req = lifecycle.cancellation_request(milestone_id=m.pk, user=request.user, reason=form.cleaned_data["reason"])
         other = "seller" if request.user.pk == order.buyer_id else "buyer"
+        if auto:
+            return (
+                f"Cancellation of milestone {m.position + 1} requested. If the {other} does not answer by "
+                f"{_when(req.expires_at)}, it is accepted."
+            )
         return (
-            f"Cancellation of milestone {m.position + 1} requested. If the {other} does not answer by "
-            f"{_when(req.expires_at)}, it is accepted."
+            f"Cancellation of milestone {m.position + 1} requested. The {other} has until {_when(req.expires_at)} "
+            "(the review deadline) to answer; without an answer the milestone is accepted automatically."
         )
 
     return _perform(request, order, (selectors.ASK_CANCEL, m.pk), form, act, milestone=m)

@@ -259,7 +259,10 @@ class MilestoneCancelRequestApi(APIView):
     def post(self, request, pk, milestone_id):
         """Ask to cancel a milestone in progress, as the buyer or the seller. The other party
         answers (POST /api/cancellation-requests/<id>/answer/) within CANCELLATION_ANSWER_HOURS,
-        else it is accepted automatically (`expires_at`). One open request per milestone."""
+        else it is accepted automatically (`expires_at`). A request about a delivered milestone
+        with no revisions left (once per delivery and party) must be answered by the review
+        deadline (`expires_at`); unanswered, it closes and the milestone is accepted
+        automatically. One open request per milestone."""
         order, milestone = _milestone(request, pk, milestone_id)
         data = _valid(ReasonInputSerializer, request)
         lifecycle.cancellation_request(milestone_id=milestone.pk, user=request.user, reason=data["reason"])

@@ -975,11 +975,6 @@ class TestCancellingADelivery:
         assert lifecycle.auto_release_sweep() == 1
         assert fresh(m1).status == S.ACCEPTED and not Refund.objects.exists()
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="needs auto_release_sweep to stop excluding milestones with an open request (see docs/lifecycle.md)",
-    )
     def test_an_open_request_on_the_delivery_does_not_hold_back_the_auto_release(self, order, clock):
         m1 = delivered_without_revisions(order, clock)
         request_cancel(m1, order.buyer)
@@ -1084,9 +1079,6 @@ class TestWithdrawOpenRequests:
         )
         assert fresh(kept).status == CancellationRequest.Status.OPEN
 
-    @pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason="needs _release to call states.withdraw_open_requests_locked"
-    )
     def test_accepting_a_milestone_withdraws_its_open_request_at_once(self, order, clock):
         m1 = delivered_without_revisions(order, clock)
         req = request_cancel(m1, order.buyer)

@@ -491,9 +491,13 @@ class TestCancellingADelivery:
             f"The seller has until the review deadline, {deadline}, to answer; without an answer the request lapses "
             "and the milestone is accepted automatically." in panels(page)[0]
         )
-        client.post(url("milestone-cancel-request", order, m), {"reason": "Not what I asked for."})
+        response = client.post(url("milestone-cancel-request", order, m), {"reason": "Not what I asked for."})
         req = CancellationRequest.objects.get()
         assert (req.status, req.expires_at) == (CancellationRequest.Status.OPEN, m.review_deadline)
+        assert said(response) == (
+            f"Cancellation of milestone 1 requested. The seller has until {deadline} (the review deadline) to "
+            "answer; without an answer the milestone is accepted automatically."
+        )
 
         own = client.get(order_url(order))
         assert (
