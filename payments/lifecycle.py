@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, Sum
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from gigs.models import User
@@ -113,18 +114,29 @@ SWEEP_ORDER_FIELDS = ("pk", "buyer_id", "seller_id", "status", "currency", "comm
 SWEEP_MILESTONE_FIELDS = ("pk", "order_id", "position", "status", "price_minor")
 
 
-def auto_release_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
+def auto_release_sweep(
+    *, now: datetime | None = None, batch: int | None = None, shard: int = 0, shards: int = 1
+) -> int:
     """Accept, and release, every delivered milestone whose review deadline passed, in batches.
     Rows another transaction holds (a buyer accepting right now, another sweep) are skipped and
-    found by the next run. Returns how many were released."""
+    found by the next run. With `shards` > 1 it takes only the orders whose id is `shard` modulo
+    `shards`, so that several workers drain a backlog side by side without meeting on the same
+    rows (payments.tasks.auto_release_sweep_task fans out SWEEP_SHARDS of them). Returns how many
+    were released."""
     now = now or timezone.now()
     batch = batch or _rules()["SWEEP_BATCH"]
     released, skipped = 0, set()
+    base = OrderMilestone.objects.filter(status=S.DELIVERED, review_deadline__lte=now)
+    if shards > 1:
+        base = base.alias(shard_of=Mod("order_id", shards)).filter(shard_of=shard)
     while True:
+        if len(skipped) > 10 * batch:
+            # Batch after batch held by someone else: another sweep is on these rows. Leave
+            # them to it (or to the next run) rather than grow the exclusion list without end.
+            return released
         with transaction.atomic():
             due = (
-                OrderMilestone.objects.filter(status=S.DELIVERED, review_deadline__lte=now)
-                .exclude(order_id__in=skipped)
+                base.exclude(order_id__in=skipped)
                 .order_by("review_deadline", "pk")
                 .values_list("order_id", flat=True)[:batch]
             )

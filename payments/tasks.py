@@ -1,6 +1,7 @@
 """Thin tasks: take an id, call a service. Provider outages retry with backoff."""
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import F
 
 from .exceptions import ProviderUnavailable
@@ -38,11 +39,22 @@ def webhook_inbox_sweep_task() -> int:
 # --- the milestone lifecycle: sweeps find due rows, so a lost message is redone on the next run ---
 
 
-@shared_task(acks_late=True, ignore_result=True)
-def auto_release_sweep_task() -> int:
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def auto_release_sweep_task(self, shard: int | None = None, shards: int | None = None) -> int:
+    """Beat calls it without arguments: with SWEEP_SHARDS > 1 it queues one task per shard (on
+    the queue it came from), so that a backlog is drained by several workers at once, each on
+    its own orders; otherwise, and for each shard, it runs the sweep."""
     from .lifecycle import auto_release_sweep
 
-    return auto_release_sweep()
+    if shard is None:
+        shards = settings.MARKETPLACE["SWEEP_SHARDS"]
+        if shards > 1:
+            queue = (self.request.delivery_info or {}).get("routing_key")
+            for i in range(shards):
+                self.apply_async(kwargs={"shard": i, "shards": shards}, queue=queue)
+            return 0
+        return auto_release_sweep()
+    return auto_release_sweep(shard=shard, shards=shards or 1)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -245,6 +245,9 @@ MARKETPLACE.update(
             "UPLOAD_EXTENSIONS", "pdf,png,jpg,jpeg,gif,svg,zip,txt,md,doc,docx,xls,xlsx,ppt,pptx,mp3,mp4,mov,psd,ai"
         ),
         "SWEEP_BATCH": int(os.environ.get("SWEEP_BATCH", "500")),
+        # The auto-release sweep runs as this many tasks, each on its share of the orders, so a
+        # backlog is drained by as many workers side by side (docs/performance.md).
+        "SWEEP_SHARDS": int(os.environ.get("SWEEP_SHARDS", "2")),
     }
 )
 

@@ -30,7 +30,12 @@ from payments.exceptions import ProviderUnavailable
 from payments.gateways import gateway
 from payments.gateways.local import LocalGateway
 from payments.models import LedgerEntry, LedgerTransaction, LocalRefund, LocalTransfer, Payment, Payout, Refund
-from payments.tasks import payouts_clear_sweep_task, refund_send_task, refunds_retry_sweep_task
+from payments.tasks import (
+    auto_release_sweep_task,
+    payouts_clear_sweep_task,
+    refund_send_task,
+    refunds_retry_sweep_task,
+)
 from payments.tests.factories import gig_with_plan, pay, place_order
 
 pytestmark = pytest.mark.django_db
@@ -336,6 +341,41 @@ class TestAutoReleaseSweep:
         notes = Notification.objects.filter(kind="auto_released")
         assert sorted(notes.values_list("user_id", flat=True)) == sorted([order.buyer_id, order.seller_id])
         assert LedgerTransaction.objects.filter(kind=K.MILESTONE_RELEASED).count() == 1
+
+    def test_shards_split_the_orders_and_together_release_them_all(self, clock):
+        gig = gig_with_plan()
+        orders = [paid_order(gig=gig) for _ in range(6)]
+        for o in orders:
+            deliver(milestones_of(o)[0])
+        clock.shift(timedelta(days=3))
+
+        assert lifecycle.auto_release_sweep(shard=1, shards=3) == sum(o.pk % 3 == 1 for o in orders)
+        released = {o.pk for o in orders if milestones_of(o)[0].status == S.ACCEPTED}
+        assert released == {o.pk for o in orders if o.pk % 3 == 1}
+        assert lifecycle.auto_release_sweep(shard=0, shards=3) + lifecycle.auto_release_sweep(shard=2, shards=3) == (
+            len(orders) - len(released)
+        )
+        assert all(milestones_of(o)[0].status == S.ACCEPTED for o in orders)
+        assert Payout.objects.count() == len(orders)
+        assert ledger.trial_balance() == {"USD": 0}
+
+    def test_the_beat_task_fans_out_one_task_per_shard(self, settings, clock):
+        from marketplace.celery import app
+
+        gig = gig_with_plan()
+        orders = [paid_order(gig=gig) for _ in range(4)]
+        for o in orders:
+            deliver(milestones_of(o)[0])
+        clock.shift(timedelta(days=3))
+        settings.MARKETPLACE = {**settings.MARKETPLACE, "SWEEP_SHARDS": 2}
+        before = app.conf.task_always_eager
+        app.conf.task_always_eager = True  # the shard tasks run here, in order, as a worker would run them
+        try:
+            assert auto_release_sweep_task() == 0  # it only queued the shards
+        finally:
+            app.conf.task_always_eager = before
+        assert all(milestones_of(o)[0].status == S.ACCEPTED for o in orders)
+        assert LedgerTransaction.objects.filter(kind=K.MILESTONE_RELEASED).count() == 4
 
     def test_works_in_batches(self, clock):
         gig = gig_with_plan()

@@ -192,6 +192,41 @@ def test_concurrent_auto_release_sweeps_release_each_milestone_once(settings):
     assert_books()
 
 
+def test_a_sweep_that_meets_only_locked_rows_gives_up_and_the_next_run_releases_them(settings):
+    """Another transaction holds every due order (another sweep, buyers accepting): the sweep
+    skips them batch after batch, and after ten batches' worth it leaves them to the holder or to
+    the next run instead of growing its exclusion list without end."""
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    pin_rules(settings, SWEEP_BATCH=2)
+    orders = orders_with_delivered_first_milestone(50)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(Order.objects.select_for_update().filter(pk__in=[o.pk for o in orders]))
+                holding.set()
+                done.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with CaptureQueriesContext(connection) as queries:
+            assert lifecycle.auto_release_sweep() == 0
+        lock_queries = [q for q in queries if "SKIP LOCKED" in q["sql"]]
+        assert len(lock_queries) == 11  # 22 orders skipped > 10 batches of 2, not all 25 batches
+    finally:
+        done.set()
+        holder.join()
+    assert lifecycle.auto_release_sweep() == 50
+    assert_books()
+
+
 def test_concurrent_transfer_drains_send_each_payout_once(settings):
     pin_rules(settings, CLEARANCE_DAYS=0)
     orders = orders_with_delivered_first_milestone(15)
