@@ -68,6 +68,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "no-notifications skips the per-milestone notifications (rows and email tasks), no-publish keeps "
         "the rows but publishes no email task",
     )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="sweeps side by side, one process each on its share of the orders, as SWEEP_SHARDS workers "
+        "run them (default: the setting, 2); --shards 1 measures one sweep alone",
+    )
     parser.add_argument("--step", choices=["load", "sweep"], help=argparse.SUPPRESS)  # internal: one step
     return parser.parse_args(argv)
 
@@ -136,6 +143,7 @@ def run_steps(args: argparse.Namespace) -> int:
             if step == "sweep":
                 extra += ["--profile"] if args.profile else []
                 extra += [f"--what-if={args.what_if}"] if args.what_if else []
+                extra += [f"--shards={args.shards}"] if args.shards else []
             command = [sys.executable, __file__, f"--step={step}", *common, *extra]
             rc = subprocess.run(command, check=False).returncode  # noqa: S603 - this script, fixed args
             if rc:
@@ -368,7 +376,72 @@ class Breakdown:
             print(f"  {label:52} {seconds:7.1f} s {seconds / total:6.1%} {self.calls[label]:>9,} calls")
 
 
-def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
+PUBLISHED = [0]  # tasks published (patched apply_async, see sweep()); forked shard processes count their own
+
+
+def _shard_process(shard: int, shards: int, results) -> None:
+    """One of the side-by-side sweeps (a forked process, its own database connection)."""
+    from django.db import connection
+
+    from payments import lifecycle
+
+    statements = Counter()
+
+    def count(execute, sql, params, many, context):
+        statements[sql.split(None, 1)[0].upper()] += 1
+        return execute(sql, params, many, context)
+
+    backend_before = backend_cpu_seconds(connection)
+    cpu_before = time.process_time()
+    with connection.execute_wrapper(count):
+        released = lifecycle.auto_release_sweep(shard=shard, shards=shards)
+    backend_after = backend_cpu_seconds(connection)
+    results.put(
+        {
+            "released": released,
+            "cpu": time.process_time() - cpu_before,
+            "backend": None if backend_before is None else backend_after - backend_before,
+            "rss": rss_mb(),
+            "statements": dict(statements),
+            "published": PUBLISHED[0],
+        }
+    )
+    connection.close()
+
+
+def _sweep_in_shards(shards: int) -> dict:
+    """Run `shards` sweeps at once in forked processes; returns the totals (peak RSS: the largest)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    processes = [context.Process(target=_shard_process, args=(i, shards, results)) for i in range(shards)]
+    for process in processes:
+        process.start()
+    parts = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            sys.exit(f"bench: a shard process failed (exit {process.exitcode})")
+    statements = Counter()
+    for part in parts:
+        statements.update(part["statements"])
+    backends = [p["backend"] for p in parts]
+    return {
+        "released": sum(p["released"] for p in parts),
+        "cpu": sum(p["cpu"] for p in parts),
+        "backend": None if None in backends else sum(backends),
+        "rss": max(p["rss"] for p in parts),
+        "statements": statements,
+        "per_shard": [p["released"] for p in parts],
+        "published": sum(p["published"] for p in parts),
+    }
+
+
+def sweep(n: int, batch: int | None, profile: bool, what_if: str | None, shards: int | None) -> int:
     import celery.app.task
     from django.conf import settings
     from django.db import connection, transaction
@@ -392,7 +465,7 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
         statements[sql.split(None, 1)[0].upper()] += 1
         return execute(sql, params, many, context)
 
-    published = [0]
+    published = PUBLISHED
     real_apply_async = celery.app.task.Task.apply_async
 
     def apply_async(self, *args, **kwargs):
@@ -416,38 +489,58 @@ def sweep(n: int, batch: int | None, profile: bool, what_if: str | None) -> int:
         breakdown.wrap(celery.app.task.Task, "apply_async", "celery Task.apply_async (publish, at commit)")
         breakdown.wrap(transaction.Atomic, "__exit__", "transaction.Atomic.__exit__ (commit+callbacks)")
 
+    shards = shards or settings.MARKETPLACE["SWEEP_SHARDS"]
+    if shards > 1 and (profile or what_if):
+        sys.exit("bench: --profile and --what-if measure one sweep: add --shards 1")
     before = rss_mb()
-    backend_before = backend_cpu_seconds(connection)
-    cpu_before = time.process_time()
     load_before = os.getloadavg()[0]
-    with connection.execute_wrapper(count):
+    per_shard = None
+    if shards > 1:
         started = time.perf_counter()
-        if profile:
-            import cProfile
-            import pstats
-
-            profiler = cProfile.Profile()
-            released = profiler.runcall(lifecycle.auto_release_sweep)
-        else:
-            released = lifecycle.auto_release_sweep()
+        totals = _sweep_in_shards(shards)
         elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_before
-    backend_after = backend_cpu_seconds(connection)
+        released, cpu, backend_used, peak = totals["released"], totals["cpu"], totals["backend"], totals["rss"]
+        statements.update(totals["statements"])
+        per_shard = totals["per_shard"]
+        published[0] += totals["published"]
+    else:
+        backend_before = backend_cpu_seconds(connection)
+        cpu_before = time.process_time()
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            if profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                released = profiler.runcall(lifecycle.auto_release_sweep)
+            else:
+                released = lifecycle.auto_release_sweep()
+            elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_before
+        backend_after = backend_cpu_seconds(connection)
+        backend_used = None if backend_before is None else backend_after - backend_before
+        peak = rss_mb()
     load_after = os.getloadavg()[0]
-    peak = rss_mb()
     queued = Notification.objects.count()  # one email task queued on commit per notification
 
     batch_size = settings.MARKETPLACE["SWEEP_BATCH"]
     ok_time, ok_memory = elapsed < TARGET_SECONDS, peak < TARGET_MB
+    side_by_side = f", {shards} sweeps side by side ({' + '.join(f'{r:,}' for r in per_shard)})" if per_shard else ""
     print(
-        f"sweep: released {released:,} milestones in {elapsed:.1f} s ({released / elapsed:,.0f}/s), batch {batch_size}"
+        f"sweep: released {released:,} milestones in {elapsed:.1f} s ({released / elapsed:,.0f}/s), "
+        f"batch {batch_size}{side_by_side}"
     )
-    backend = f"{backend_after - backend_before:.1f} s" if backend_before is not None else "n/a (remote server)"
+    backend = f"{backend_used:.1f} s" if backend_used is not None else "n/a (remote server)"
+    who = f"the {shards} sweep processes" if per_shard else "this process"
     print(
-        f"cpu: this process {cpu:.1f} s, its PostgreSQL backend {backend}; "
+        f"cpu: {who} {cpu:.1f} s, PostgreSQL backend(s) {backend}; "
         f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores: above ~1 the wall time is shared)"
     )
-    print(f"memory: peak RSS {peak:.0f} MB (before the sweep {before:.0f} MB, +{peak - before:.0f} MB)")
+    print(
+        f"memory: peak RSS {peak:.0f} MB{' (the largest sweep process)' if per_shard else ''} "
+        f"(before the sweep {before:.0f} MB, +{peak - before:.0f} MB)"
+    )
     total_statements = sum(statements.values())
     print(
         f"sql: {total_statements:,} statements ({total_statements / max(released, 1):.1f} per milestone): "
@@ -536,7 +629,7 @@ def main(argv: list[str]) -> int:
     if args.step == "load":
         load(args.milestones)
         return 0
-    return sweep(args.milestones, args.batch, args.profile, args.what_if)
+    return sweep(args.milestones, args.batch, args.profile, args.what_if, args.shards)
 
 
 if __name__ == "__main__":
