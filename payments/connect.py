@@ -14,11 +14,12 @@ from django.db import transaction
 from gigs.models import User
 
 from .gateways import AccountState, gateway
+from .keys import idempotency_key
 from .models import ConnectedAccount
 
 
 def connect_account_key(user: User) -> str:
-    return f"user-{user.pk}-connect-account"
+    return idempotency_key("user", user.pk, "connect-account")
 
 
 FLAGS = ["details_submitted", "charges_enabled", "payouts_enabled", "transfers_active"]

@@ -29,6 +29,7 @@ from milestones.notifications import notify
 from . import ledger
 from .fees import seller_commission
 from .gateways import gateway
+from .keys import idempotency_key
 from .models import LedgerTransaction, Payment, Payout, Refund
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bo
             destination=destination,
             source_transaction=charge_id or "",
             transfer_group=f"order-{payout.order_id}",
-            idempotency_key=f"payout-{payout.pk}-transfer",
+            idempotency_key=idempotency_key("payout", payout.pk, "transfer"),
             look_up_first=payout.attempts > 1,  # a retry: the first attempt may have gone through
         )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded; the drain retries with backoff
@@ -347,7 +348,7 @@ def _cancel_and_refund(
     states.withdraw_open_requests_locked([m.pk for m in cancelled], now=timezone.now())
     amount = sum(m.price_minor for m in cancelled)
     ids = sorted(m.pk for m in cancelled)
-    key = f"order-{order.pk}-refund-" + "-".join(map(str, ids))
+    key = idempotency_key("order", order.pk, "refund", *ids)  # also the base of its ledger references
     ledger.post(
         kind=K.MILESTONES_REFUNDED,
         reference=f"{key}-owed",

@@ -293,3 +293,22 @@ class LocalRefund(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class Installation(models.Model):
+    """This installation's identity at the payment provider: one row (pk 1), made by migration
+    0008 (or on first use when it is missing), whose random `key` prefixes every idempotency key
+    sent (payments.keys), so two databases sharing one Stripe account never send the same key.
+    Never change or delete it while the database is in use: keys of retries would change."""
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
+    key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="installation_singleton")]
+
+    def __str__(self) -> str:
+        return f"Installation {self.key}"

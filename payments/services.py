@@ -23,6 +23,7 @@ from . import ledger
 from .exceptions import PaymentRefused, SellerCannotReceive
 from .fees import order_fees
 from .gateways import gateway
+from .keys import idempotency_key
 from .models import ConnectedAccount, LedgerTransaction, Payment, Receipt, WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def checkout_place_order(
 
 
 def payment_key(order: Order) -> str:
-    return f"order-{order.pk}-payment"
+    return idempotency_key("order", order.pk, "payment")
 
 
 def payment_start(*, order: Order) -> Payment:
@@ -377,7 +378,9 @@ def _cancel_intents(orders: list[Order]) -> None:
         payment = Payment.objects.filter(order=order).first()
         if payment is not None:
             try:
-                gateway().cancel_payment(payment.provider_payment_id, idempotency_key=f"order-{order.pk}-cancel")
+                gateway().cancel_payment(
+                    payment.provider_payment_id, idempotency_key=idempotency_key("order", order.pk, "cancel")
+                )
             except Exception:  # a late success revives the order; the next attempt is harmless
                 log.exception("Could not cancel the payment of expired order %s", order.pk)
 

@@ -222,6 +222,9 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_CONNECT_WEBHOOK_SECRET = os.environ.get("STRIPE_CONNECT_WEBHOOK_SECRET", "")
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "stripe" if STRIPE_SECRET_KEY else "local")
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Prefix of every idempotency key sent to the provider; empty: the random id this database made
+# (payments.Installation). Set it to pin one, e.g. per environment sharing a Stripe account.
+IDEMPOTENCY_KEY_PREFIX = os.environ.get("IDEMPOTENCY_KEY_PREFIX", "")
 
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -15,6 +15,7 @@ from payments import connect, services
 from payments.connect import connect_account_refresh, connect_onboarding_start
 from payments.exceptions import ProviderUnavailable
 from payments.gateways.stripe_gateway import MAX_NETWORK_RETRIES
+from payments.keys import idempotency_key
 from payments.models import ConnectedAccount
 from payments.tests.stripe_fake import stripe_mode
 
@@ -99,7 +100,7 @@ class TestOnboardingService:
             "https://x/return",
         )
         [request] = fake.posts("/v1/accounts")
-        assert request.idempotency_key == f"user-{user.pk}-connect-account"
+        assert request.idempotency_key == idempotency_key("user", user.pk, "connect-account")
         stripe_account = fake.accounts[account.stripe_account_id]
         assert stripe_account["metadata"] == {"user_id": str(user.pk)}
         assert stripe_account["email"] == user.email

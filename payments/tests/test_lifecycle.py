@@ -29,6 +29,7 @@ from payments import ledger, lifecycle, services
 from payments.exceptions import ProviderUnavailable
 from payments.gateways import gateway
 from payments.gateways.local import LocalGateway
+from payments.keys import idempotency_key
 from payments.models import LedgerEntry, LedgerTransaction, LocalRefund, LocalTransfer, Payment, Payout, Refund
 from payments.tasks import (
     auto_release_sweep_task,
@@ -155,7 +156,7 @@ def transferred_once(payout: Payout) -> LocalTransfer:
     """The payout was sent once, with its key, and recorded."""
     payout = fresh(payout)
     assert payout.status == Payout.Status.TRANSFERRED
-    [transfer] = LocalTransfer.objects.filter(idempotency_key=f"payout-{payout.pk}-transfer")
+    [transfer] = LocalTransfer.objects.filter(idempotency_key=idempotency_key("payout", payout.pk, "transfer"))
     assert payout.transfer_id == transfer.id
     assert transfer.amount == payout.amount_minor
     assert LedgerTransaction.objects.filter(reference=f"payout-{payout.pk}-transferred").count() == 1
@@ -534,7 +535,7 @@ class TestTransfer:
             destination=transfer.destination,
             source_transaction=transfer.source_transaction,
             transfer_group=transfer.transfer_group,
-            idempotency_key=f"payout-{payout.pk}-transfer",
+            idempotency_key=idempotency_key("payout", payout.pk, "transfer"),
         )
         assert again == transfer.id
         assert LocalTransfer.objects.count() == 1
@@ -574,7 +575,7 @@ class TestTransfer:
                 break
         assert gaps[:4] == [timedelta(minutes=m) for m in (2, 4, 8, 16)]
         assert max(gaps) == timedelta(hours=6)  # the backoff is capped
-        assert set(tried) == {f"payout-{payout.pk}-transfer"}  # one key for every attempt
+        assert set(tried) == {idempotency_key("payout", payout.pk, "transfer")}  # one key for every attempt
         assert payout.first_failed_at == t0
         assert not LocalTransfer.objects.exists()
 
@@ -647,7 +648,7 @@ class TestOrderStop:
         assert fresh(m2).status == S.IN_PROGRESS  # started: the seller finishes it
         assert fresh(order).status == Order.Status.ACTIVE
         assert (refund.amount_minor, refund.milestone_ids, refund.status) == (2500, [m3.pk], Refund.Status.PENDING)
-        assert refund.idempotency_key == f"order-{order.pk}-refund-{m3.pk}"
+        assert refund.idempotency_key == idempotency_key("order", order.pk, "refund", m3.pk)
         assert legs(f"{refund.idempotency_key}-owed") == {
             ledger.escrow(order.pk): 2500,
             ledger.refunds_payable(order.pk): -2500,

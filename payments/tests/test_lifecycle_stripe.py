@@ -15,6 +15,7 @@ from payments.connect import connect_onboarding_start
 from payments.exceptions import ProviderUnavailable
 from payments.gateways import gateway
 from payments.gateways.stripe_gateway import MAX_NETWORK_RETRIES
+from payments.keys import idempotency_key
 from payments.models import ConnectedAccount, LedgerTransaction, Payment, Payout, Refund
 from payments.tests.factories import gig_with_plan, place_order
 from payments.tests.stripe_fake import FakeStripe, stripe_mode
@@ -118,7 +119,7 @@ def test_a_transfer_goes_to_the_sellers_account_funded_by_the_orders_charge(fake
     )
     assert transfer["transfer_group"] == f"order-{order.pk}"
     [request] = fake.posts("/v1/transfers")
-    assert request.idempotency_key == f"payout-{available.pk}-transfer"
+    assert request.idempotency_key == idempotency_key("payout", available.pk, "transfer")
     payout = fresh(available)
     assert (payout.status, payout.transfer_id) == (Payout.Status.TRANSFERRED, transfer["id"])
 
@@ -188,7 +189,7 @@ def test_a_crash_after_stripe_made_the_transfer_is_retried_with_the_same_key(
     # The retry first looks in the order's transfer group for a transfer carrying the payout's
     # key (Stripe may have forgotten the key by now), finds the one already made, sends nothing.
     [post] = fake.posts("/v1/transfers")
-    assert post.idempotency_key == f"payout-{available.pk}-transfer"
+    assert post.idempotency_key == idempotency_key("payout", available.pk, "transfer")
     [lookup] = [r for r in fake.requests if r.method == "get" and r.path == "/v1/transfers"]
     assert lookup.params["transfer_group"] == f"order-{order.pk}"
     [transfer] = fake.transfers.values()
@@ -196,6 +197,37 @@ def test_a_crash_after_stripe_made_the_transfer_is_retried_with_the_same_key(
     assert fresh(available).transfer_id == transfer["id"]
     assert paid_to(fake, account_of(order)) == 1600
     assert LedgerTransaction.objects.filter(kind=K.PAYOUT_TRANSFERRED).count() == 1
+
+
+def test_a_retry_looks_up_its_own_key_not_another_installations_transfer(fake, order, available, clock, monkeypatch):  # noqa: F811
+    """Another installation on the same Stripe account transferred its payout of the same id in
+    the same transfer group (`order-<id>`). Our retry, after Stripe forgot the keys, looks the
+    group up by the prefixed key in the metadata: the other transfer is not ours."""
+    from payments import keys
+
+    ours = idempotency_key("payout", available.pk, "transfer")
+    monkeypatch.setattr(keys, "_installation_key", "other-instal")
+    theirs = gateway().create_transfer(
+        amount_minor=1600,
+        currency="USD",
+        destination=account_of(order),
+        source_transaction=charge_of(order),
+        transfer_group=f"order-{order.pk}",
+        idempotency_key=idempotency_key("payout", available.pk, "transfer"),
+    )
+    monkeypatch.undo()
+    assert fake.transfers[theirs]["metadata"]["key"] == f"other-instal:payout-{available.pk}-transfer" != ours
+
+    fake.fail_next(ALL_LOST, error="connection")  # our first attempt never reaches Stripe
+    assert lifecycle.payouts_transfer_drain() == 0
+    fake.forget_idempotency_keys()
+    clock.move_to(fresh(available).next_attempt_at)
+    assert lifecycle.payouts_transfer_drain() == 1
+
+    payout = fresh(available)
+    assert payout.transfer_id != theirs
+    assert fake.transfers[payout.transfer_id]["metadata"]["key"] == ours
+    assert [r.idempotency_key for r in fake.posts("/v1/transfers")][-1] == ours
 
 
 def test_answers_lost_on_the_way_back_then_a_retry_pays_once(fake, order, available, clock):  # noqa: F811

@@ -19,6 +19,7 @@ from payments import ledger, services
 from payments.exceptions import PaymentRefused, SellerCannotReceive
 from payments.gateways import gateway
 from payments.gateways.local import CARD_DECLINED, CARD_NEEDS_ACTION, CARD_SUCCEEDS
+from payments.keys import idempotency_key
 from payments.models import ConnectedAccount, LedgerTransaction, LocalPaymentIntent, Payment, Receipt, WebhookEvent
 from payments.tests.factories import gig_with_plan, pay, place_order, process_inbox
 
@@ -260,7 +261,7 @@ class TestPaymentStart:
         assert (payment.amount_minor, payment.currency) == (TOTAL, "USD")
         intent = LocalPaymentIntent.objects.get(pk=payment.provider_payment_id)
         assert (intent.amount, intent.currency, intent.status) == (TOTAL, "USD", "requires_payment_method")
-        assert intent.idempotency_key == f"order-{order.pk}-payment"
+        assert intent.idempotency_key == idempotency_key("order", order.pk, "payment")
         assert intent.transfer_group == f"order-{order.pk}"
         assert intent.metadata == {"order_id": str(order.pk)}
         assert payment.client_secret == f"{intent.id}_secret"

@@ -18,6 +18,7 @@ from milestones.models import Order
 from payments import ledger, services
 from payments.connect import connect_onboarding_start
 from payments.exceptions import SellerCannotReceive
+from payments.keys import idempotency_key
 from payments.models import ConnectedAccount, Payment, WebhookEvent
 from payments.tasks import webhook_event_process_task
 from payments.tests.factories import gig_with_plan, place_order
@@ -219,7 +220,7 @@ class TestStripeMode:
         payment = services.payment_start(order=order)
         assert services.payment_start(order=order) == payment  # once
         [request] = fake.posts("/v1/payment_intents")
-        assert request.idempotency_key == f"order-{order.pk}-payment"
+        assert request.idempotency_key == idempotency_key("order", order.pk, "payment")
         intent = fake.payment_intents[payment.provider_payment_id]
         assert (intent["amount"], intent["currency"]) == (order.total_minor, order.currency.lower())
         assert (intent["transfer_group"], intent["metadata"]) == (f"order-{order.pk}", {"order_id": str(order.pk)})
@@ -309,7 +310,7 @@ class TestStripeMode:
 
         assert fake.payment_intents[payment.provider_payment_id]["status"] == "canceled"
         [cancel] = fake.posts(f"/v1/payment_intents/{payment.provider_payment_id}/cancel")
-        assert cancel.idempotency_key == f"order-{order.pk}-cancel"
+        assert cancel.idempotency_key == idempotency_key("order", order.pk, "cancel")
 
 
 # --- one module talks to Stripe --------------------------------------------------------------------
