@@ -120,3 +120,19 @@ class GigFaqAdmin(admin.ModelAdmin):
     search_fields = ["question", "answer", "gig__title"]
     list_select_related = ["gig"]
     raw_id_fields = ["gig"]
+
+
+@admin.register(GigRequirement)
+class GigRequirementAdmin(admin.ModelAdmin):
+    """The questions gigs ask at checkout (content, like FAQs): orders keep their own copy of the
+    answers, so correcting a question here changes no order."""
+
+    list_display = ["question", "gig", "required", "position"]
+    list_filter = ["required"]
+    search_fields = ["question", "gig__title", "gig__seller__username"]
+    list_select_related = ["gig"]
+    raw_id_fields = ["gig"]
+
+    def has_add_permission(self, request):
+        # A gig's questions are set together by gig_set_requirements, which checks their number.
+        return False

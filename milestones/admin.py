@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from gigs.admin import GigAdmin
@@ -10,14 +11,49 @@ from . import services
 from .models import (
     CancellationRequest,
     Delivery,
+    DeliveryFile,
     GigMilestone,
     GigMilestonePackage,
+    MessageAttachment,
+    MilestoneNote,
     MilestoneTemplate,
+    Notification,
     Order,
     OrderEvent,
+    OrderMessage,
     OrderMilestone,
     RevisionRequest,
+    Task,
+    TeamMember,
 )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View-only: rows that only services write (money, statuses, history, provider state).
+    Defined here because payments.admin imports this module: both apps share it."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class MilestoneTemplateAdminForm(forms.ModelForm):
@@ -58,7 +94,19 @@ class MilestoneTemplateAdmin(admin.ModelAdmin):
         return len(obj.milestones or [])
 
 
-class GigMilestoneInline(admin.TabularInline):
+class PlanTerms:
+    """A gig milestone's terms in each package (its `tiers` prefetched, its gig selected)."""
+
+    @admin.display(description="Terms per package")
+    def terms(self, obj):
+        # Prices in the gig's currency, with its own decimals (¥600, not 6.00).
+        return "; ".join(
+            f"{t.tier}: {format_money(t.price_minor, obj.gig.currency)}, {t.delivery_days}d, {t.revisions} rev"
+            for t in obj.tiers.all()
+        )
+
+
+class GigMilestoneInline(PlanTerms, admin.TabularInline):
     """The gig's plan, read-only: prices are money and the builder checks the plan rules."""
 
     model = GigMilestone
@@ -73,14 +121,6 @@ class GigMilestoneInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("gig").prefetch_related("tiers")
-
-    @admin.display(description="Terms per package")
-    def terms(self, obj):
-        # Prices in the gig's currency, with its own decimals (¥600, not 6.00).
-        return "; ".join(
-            f"{t.tier}: {format_money(t.price_minor, obj.gig.currency)}, {t.delivery_days}d, {t.revisions} rev"
-            for t in obj.tiers.all()
-        )
 
 
 admin.site.unregister(Gig)
@@ -107,7 +147,15 @@ class GigMilestonePackageAdmin(admin.ModelAdmin):
 # --- orders: read-only (money and status change only through the services) ---------------------
 
 
-class OrderMilestoneInline(admin.TabularInline):
+class MilestonePrice:
+    """An order milestone's price in the order's currency (its order selected)."""
+
+    @admin.display(description="Price", ordering="price_minor")
+    def price(self, obj):
+        return format_money(obj.price_minor, obj.order.currency)
+
+
+class OrderMilestoneInline(MilestonePrice, admin.TabularInline):
     model = OrderMilestone
     extra = 0
     can_delete = False
@@ -136,10 +184,6 @@ class OrderMilestoneInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order")
-
-    @admin.display(description="Price")
-    def price(self, obj):
-        return format_money(obj.price_minor, obj.order.currency)
 
 
 class OrderEventInline(admin.TabularInline):
@@ -267,3 +311,268 @@ class OrderAdmin(admin.ModelAdmin):
                 _when(r.expires_at),
             ),
         )
+
+
+@admin.register(GigMilestone)
+class GigMilestoneAdmin(PlanTerms, ReadOnlyAdmin):
+    """Gigs' plans, view-only: the builder (plan_replace) checks the plan rules on every change."""
+
+    list_display = ["__str__", "gig", "terms", "video_call"]
+    list_filter = ["video_call"]
+    search_fields = ["name", "description", "gig__title", "gig__seller__username"]
+    list_select_related = ["gig"]
+    fields = ["gig", "position", "name", "description", "video_call", "terms"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tiers")
+
+
+# --- the milestone lifecycle: view-only (statuses and money move only through the services) -----
+
+
+@admin.register(OrderMilestone)
+class OrderMilestoneAdmin(MilestonePrice, ReadOnlyAdmin):
+    """Every order milestone with its state and deadlines. Delivering, accepting, revising and
+    cancelling happen on the order's pages (milestones.lifecycle, payments.lifecycle)."""
+
+    list_display = [
+        "__str__",
+        "order",
+        "order__seller",
+        "order__buyer",
+        "status",
+        "price",
+        "revisions_used",
+        "due_at",
+        "delivered_at",
+        "review_deadline",
+        "accepted_at",
+    ]
+    list_filter = ["status", "auto_accepted", "video_call", "order__currency"]
+    search_fields = [
+        "=order__id",
+        "name",
+        "order__gig_title",
+        "order__buyer__username",
+        "order__buyer__email",
+        "order__seller__username",
+        "order__seller__email",
+    ]
+    list_select_related = ["order__buyer", "order__seller"]
+    date_hierarchy = "due_at"
+    fields = [
+        "order",
+        "position",
+        "name",
+        "description",
+        "status",
+        "price",
+        "delivery_days",
+        "revisions",
+        "revisions_used",
+        "video_call",
+        "started_at",
+        "due_at",
+        "delivered_at",
+        "review_deadline",
+        "reminded_48h",
+        "reminded_24h",
+        "accepted_at",
+        "auto_accepted",
+        "cancelled_at",
+    ]
+    readonly_fields = fields
+
+
+class DeliveryFileInline(ReadOnlyInline):
+    # Files are named, not linked: downloads are for the order's parties only.
+    model = DeliveryFile
+    fields = ["name", "size", "content_type"]
+    readonly_fields = fields
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "milestone__order", "sender", "file_count", "excerpt", "created_at"]
+    list_filter = ["milestone__status"]
+    search_fields = ["=milestone__order__id", "message", "sender__username", "milestone__order__gig_title"]
+    list_select_related = ["milestone__order", "sender"]
+    date_hierarchy = "created_at"
+    fields = ["milestone", "sender", "message", "created_at"]
+    readonly_fields = fields
+    inlines = [DeliveryFileInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(file_count=Count("files", distinct=True))
+
+    @admin.display(description="Files", ordering="file_count")
+    def file_count(self, obj):
+        return obj.file_count
+
+    @admin.display(description="Message")
+    def excerpt(self, obj):
+        return obj.message[:80]
+
+
+@admin.register(DeliveryFile)
+class DeliveryFileAdmin(ReadOnlyAdmin):
+    list_display = ["name", "delivery", "delivery__milestone__order", "size", "content_type"]
+    list_filter = ["content_type"]
+    search_fields = ["name", "=delivery__milestone__order__id"]
+    list_select_related = ["delivery__milestone__order"]
+    fields = ["delivery", "name", "size", "content_type"]  # not `file`: no download link here
+    readonly_fields = fields
+
+
+@admin.register(RevisionRequest)
+class RevisionRequestAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "milestone__order", "requested_by", "excerpt", "created_at"]
+    search_fields = ["=milestone__order__id", "reason", "requested_by__username", "milestone__order__gig_title"]
+    list_select_related = ["milestone__order", "requested_by"]
+    date_hierarchy = "created_at"
+    fields = ["milestone", "requested_by", "reason", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Reason")
+    def excerpt(self, obj):
+        return obj.reason[:80]
+
+
+@admin.register(CancellationRequest)
+class CancellationRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "milestone__order",
+        "requested_by",
+        "status",
+        "auto_accepted",
+        "created_at",
+        "expires_at",
+        "answered_at",
+        "answered_by",
+    ]
+    list_filter = ["status", "auto_accepted"]
+    search_fields = ["=milestone__order__id", "reason", "requested_by__username", "answered_by__username"]
+    list_select_related = ["milestone__order", "requested_by", "answered_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "milestone",
+        "requested_by",
+        "reason",
+        "status",
+        "created_at",
+        "expires_at",
+        "answered_at",
+        "answered_by",
+        "auto_accepted",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(ReadOnlyAdmin):
+    """The append-only history of every order."""
+
+    list_display = ["created_at", "order", "milestone", "from_status", "to_status", "actor", "reason"]
+    list_filter = ["to_status", "from_status"]
+    search_fields = ["=order__id", "reason", "actor__username", "order__gig_title"]
+    list_select_related = ["order", "milestone", "actor"]
+    date_hierarchy = "created_at"
+    fields = ["order", "milestone", "from_status", "to_status", "actor", "reason", "created_at"]
+    readonly_fields = fields
+
+
+# --- the order workspace and notifications: view-only (the parties' record, written by services) -
+
+
+@admin.register(TeamMember)
+class TeamMemberAdmin(ReadOnlyAdmin):
+    """Sellers' teams. Inviting, accepting and removing go through milestones.workspace (which
+    also unassigns a removed member's tasks)."""
+
+    list_display = ["member", "seller", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["seller__username", "seller__email", "member__username", "member__email"]
+    list_select_related = ["seller", "member"]
+    date_hierarchy = "created_at"
+    fields = ["seller", "member", "status", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ["title", "milestone", "milestone__order", "parent", "assignee", "done", "created_at", "done_at"]
+    list_filter = ["done", ("parent", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "=milestone__order__id", "assignee__username", "created_by__username"]
+    list_select_related = ["milestone__order", "parent", "assignee"]
+    date_hierarchy = "created_at"
+    fields = ["milestone", "parent", "title", "assignee", "done", "position", "created_by", "created_at", "done_at"]
+    readonly_fields = fields
+
+
+@admin.register(MilestoneNote)
+class MilestoneNoteAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "milestone__order", "author", "visibility", "excerpt", "created_at"]
+    list_filter = ["visibility"]
+    search_fields = ["body", "=milestone__order__id", "author__username"]
+    list_select_related = ["milestone__order", "author"]
+    date_hierarchy = "created_at"
+    fields = ["milestone", "author", "visibility", "body", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Note")
+    def excerpt(self, obj):
+        return obj.body[:80]
+
+
+class MessageAttachmentInline(ReadOnlyInline):
+    model = MessageAttachment
+    fields = ["name", "size", "content_type"]  # named, not linked (downloads are the parties')
+    readonly_fields = fields
+
+
+@admin.register(OrderMessage)
+class OrderMessageAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "order", "sender", "excerpt", "attachment_count", "created_at"]
+    search_fields = ["body", "=order__id", "sender__username", "order__gig_title"]
+    list_select_related = ["order", "sender"]
+    date_hierarchy = "created_at"
+    fields = ["order", "sender", "body", "created_at"]
+    readonly_fields = fields
+    inlines = [MessageAttachmentInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(attachment_count=Count("attachments", distinct=True))
+
+    @admin.display(description="Attachments", ordering="attachment_count")
+    def attachment_count(self, obj):
+        return obj.attachment_count
+
+    @admin.display(description="Message")
+    def excerpt(self, obj):
+        return obj.body[:80]
+
+
+@admin.register(MessageAttachment)
+class MessageAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "message", "message__order", "size", "content_type"]
+    list_filter = ["content_type"]
+    search_fields = ["name", "=message__order__id"]
+    list_select_related = ["message__order"]
+    fields = ["message", "name", "size", "content_type"]  # not `file`: no download link here
+    readonly_fields = fields
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """What each user was told, and whether it was read and emailed (the email task claims
+    `emailed_at`; nothing here may reset it)."""
+
+    list_display = ["text", "user", "kind", "order", "milestone", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind", ("read_at", admin.EmptyFieldListFilter), ("emailed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["text", "dedupe_key", "=order__id", "user__username", "user__email"]
+    list_select_related = ["user", "order", "milestone"]
+    date_hierarchy = "created_at"
+    fields = ["user", "kind", "text", "url", "order", "milestone", "dedupe_key", "created_at", "read_at", "emailed_at"]
+    readonly_fields = fields

@@ -1,40 +1,29 @@
 """Admin for money: every order with its payment, escrow, payouts and refunds, payments, the
-ledger, the provider inbox, receipts, payouts (with "Retry transfer now") and refunds. All
-read-only: money moves only through payments.services and payments.lifecycle."""
+ledger (transactions and entries), the provider inbox, connected accounts, receipts, payouts
+(with "Retry transfer now"), refunds and the local provider's rows. All read-only: money moves
+only through payments.services and payments.lifecycle."""
 
 from django.contrib import admin, messages
 
 from marketplace.money import format_money
-from milestones.admin import OrderAdmin
+from milestones.admin import OrderAdmin, ReadOnlyAdmin, ReadOnlyInline
 from milestones.models import Order
 
 from . import ledger, lifecycle
-from .models import LedgerEntry, LedgerTransaction, Payment, Payout, Receipt, Refund, WebhookEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .models import (
+    ConnectedAccount,
+    Installation,
+    LedgerEntry,
+    LedgerTransaction,
+    LocalPaymentIntent,
+    LocalRefund,
+    LocalTransfer,
+    Payment,
+    Payout,
+    Receipt,
+    Refund,
+    WebhookEvent,
+)
 
 
 class PaymentAmounts:
@@ -155,9 +144,28 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["reference", "=order__id", "memo"]
     list_select_related = ["order"]
+    date_hierarchy = "created_at"
     readonly_fields = ["kind", "reference", "order", "memo", "created_at"]
     fields = readonly_fields
     inlines = [LedgerEntryInline]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(MoneyColumns, ReadOnlyAdmin):
+    """Every leg of every posting (debit +, credit −), searchable by account: never changed or
+    deleted, here or anywhere (a database trigger refuses it too)."""
+
+    list_display = ["id", "transaction", "transaction__order", "account", "amount", "currency", "created_at"]
+    list_filter = ["transaction__kind", "currency"]
+    search_fields = ["account", "transaction__reference", "=transaction__order__id"]
+    list_select_related = ["transaction__order"]
+    date_hierarchy = "transaction__created_at"
+    readonly_fields = ["transaction", "account", "amount_minor", "amount", "currency", "created_at"]
+    fields = readonly_fields
+
+    @admin.display(description="Posted", ordering="transaction__created_at")
+    def created_at(self, obj):
+        return obj.transaction.created_at
 
 
 @admin.register(WebhookEvent)
@@ -165,6 +173,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["event_id", "source", "type", "status", "attempts", "received_at", "processed_at"]
     list_filter = ["status", "source", "type"]
     search_fields = ["event_id", "type"]
+    date_hierarchy = "received_at"
     readonly_fields = [
         "event_id",
         "source",
@@ -176,6 +185,46 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         "received_at",
         "processed_at",
     ]
+    fields = readonly_fields
+
+
+@admin.register(ConnectedAccount)
+class ConnectedAccountAdmin(ReadOnlyAdmin):
+    """Sellers' Stripe Connect accounts, kept current by account.updated events."""
+
+    list_display = [
+        "stripe_account_id",
+        "user",
+        "details_submitted",
+        "charges_enabled",
+        "payouts_enabled",
+        "transfers_active",
+        "updated_at",
+    ]
+    list_filter = ["transfers_active", "payouts_enabled", "charges_enabled", "details_submitted"]
+    search_fields = ["stripe_account_id", "user__username", "user__email"]
+    list_select_related = ["user"]
+    readonly_fields = [
+        "user",
+        "stripe_account_id",
+        "details_submitted",
+        "charges_enabled",
+        "payouts_enabled",
+        "transfers_active",
+        "state_as_of",
+        "updated_at",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(Installation)
+class InstallationAdmin(ReadOnlyAdmin):
+    """This installation's key at the provider (it prefixes every idempotency key): shown, never
+    changed or deleted."""
+
+    list_display = ["id", "key", "created_at"]
+    search_fields = ["key"]
+    readonly_fields = ["id", "key", "created_at"]
     fields = readonly_fields
 
 
@@ -309,4 +358,57 @@ class RefundAdmin(MoneyColumns, ReadOnlyAdmin):
         "needs_reconciliation",
         "created_at",
     ]
+    fields = readonly_fields
+
+
+# --- the local provider's side (what Stripe would hold), used when no Stripe keys are set --------
+# Amounts are the provider's raw integers in minor units, as Stripe's API reports them.
+
+
+@admin.register(LocalPaymentIntent)
+class LocalPaymentIntentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "amount", "currency", "status", "charge_id", "transfer_group", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["=id", "charge_id", "transfer_group", "idempotency_key"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id",
+        "amount",
+        "currency",
+        "status",
+        "metadata",
+        "transfer_group",
+        "idempotency_key",
+        "charge_id",
+        "last_error",
+        "created_at",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(LocalTransfer)
+class LocalTransferAdmin(ReadOnlyAdmin):
+    list_display = ["id", "amount", "currency", "destination", "source_transaction", "transfer_group", "created_at"]
+    list_filter = ["currency"]
+    search_fields = ["=id", "destination", "source_transaction", "transfer_group", "idempotency_key"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id",
+        "amount",
+        "currency",
+        "destination",
+        "source_transaction",
+        "transfer_group",
+        "idempotency_key",
+        "created_at",
+    ]
+    fields = readonly_fields
+
+
+@admin.register(LocalRefund)
+class LocalRefundAdmin(ReadOnlyAdmin):
+    list_display = ["id", "payment_intent", "amount", "created_at"]
+    search_fields = ["=id", "payment_intent", "idempotency_key"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["id", "payment_intent", "amount", "idempotency_key", "created_at"]
     fields = readonly_fields

@@ -8,7 +8,8 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from gigs.models import Gig, Package, User
+from gigs.models import Gig, GigRequirement, Package, User
+from gigs.services import gig_set_requirements
 from gigs.tests.factories import CategoryFactory, GigFactory, GigFaqFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,9 +35,11 @@ def results(response) -> list:
 
 @pytest.fixture
 def some_rows():
-    """A few rows of every gigs model: users with profiles, categories, gigs in each state, FAQs."""
+    """A few rows of every gigs model: users with profiles, categories, gigs in each state, FAQs,
+    checkout questions."""
     live = GigFactory(published=True, title="I will design a minimalist logo")
     GigFaqFactory(gig=live)
+    gig_set_requirements(gig=live, requirements=[("Your brand name?", True), ("Colours you like?", False)])
     GigFactory(priced=True, title="I will write your blog post")
     GigFactory(published=True, status=Gig.Status.PAUSED, title="I will edit your podcast")
     GigFactory(title="I will translate your website")  # a draft without packages
@@ -45,7 +48,7 @@ def some_rows():
 
 def test_every_gigs_model_is_registered():
     names = {ma.model._meta.model_name for ma in gigs_model_admins()}
-    assert names == {"user", "sellerprofile", "category", "gig", "package", "gigfaq"}
+    assert names == {"user", "sellerprofile", "category", "gig", "package", "gigfaq", "gigrequirement"}
 
 
 @pytest.mark.parametrize("model_admin", gigs_model_admins(), ids=lambda ma: ma.model._meta.model_name)
@@ -114,14 +117,36 @@ def test_other_changelist_searches(admin_client, some_rows):
     assert users == [some_rows.seller]
 
 
-@pytest.mark.parametrize("model", [Gig, Package, User])
+def test_requirement_changelist_search_and_filter(admin_client, some_rows):
+    url = admin_url(GigRequirement, "changelist")
+    assert [r.question for r in results(admin_client.get(url, {"q": "brand"}))] == ["Your brand name?"]
+    assert len(results(admin_client.get(url, {"q": "minimalist"}))) == 2  # by the gig's title
+    assert [r.question for r in results(admin_client.get(url, {"required__exact": "0"}))] == ["Colours you like?"]
+
+
+def test_requirement_can_be_corrected_but_not_added_here(admin_client, some_rows):
+    question = GigRequirement.objects.get(question="Your brand name?")
+    url = admin_url(GigRequirement, "change", question.pk)
+    data = {"gig": some_rows.pk, "question": "Your brand's name?", "required": "on", "position": "0"}
+    assert admin_client.post(url, data).status_code == 302
+    question.refresh_from_db()
+    assert question.question == "Your brand's name?"
+    # A gig's questions are set together by gig_set_requirements (which checks how many).
+    assert admin_client.get(admin_url(GigRequirement, "add")).status_code == 403
+
+
+@pytest.mark.parametrize("model", [Gig, Package, User, GigRequirement])
 def test_changelist_query_count_is_constant(admin_client, django_assert_num_queries, model):
-    GigFactory(published=True)
+    def some_gigs(n):
+        for gig in GigFactory.create_batch(n, published=True):  # each with its own seller and category
+            gig_set_requirements(gig=gig, requirements=[("Your brand name?", True)])
+
+    some_gigs(1)
     url = admin_url(model, "changelist")
     admin_client.get(url)  # warm up one-off caches
     with CaptureQueriesContext(connection) as one:
         assert admin_client.get(url).status_code == 200
-    GigFactory.create_batch(29, published=True)  # each with its own seller and category
+    some_gigs(29)
     with django_assert_num_queries(len(one)):
         response = admin_client.get(url)
     assert response.context["cl"].result_count >= 30

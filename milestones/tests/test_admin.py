@@ -1,20 +1,43 @@
-"""The milestones admin: template pages, the gig's plan shown read-only on the gig page, and the
-per-package terms list."""
+"""The milestones admin: template pages, the gig's plan shown read-only on the gig page, the
+per-package terms list, and the view-only lists of order milestones, deliveries, requests, the
+history, the workspace and notifications (constant queries at 1 and 5 rows)."""
 
 import json
 
 import pytest
 from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from gigs.models import Category, Gig, Package
 from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
+from marketplace.money import format_money
 from milestones import builtin, services
-from milestones.admin import GigMilestoneInline, GigWithPlanAdmin
-from milestones.models import GigMilestone, GigMilestonePackage, MilestoneTemplate
+from milestones import lifecycle as states
+from milestones.admin import GigMilestoneInline, GigWithPlanAdmin, ReadOnlyAdmin
+from milestones.models import (
+    CancellationRequest,
+    Delivery,
+    DeliveryFile,
+    GigMilestone,
+    GigMilestonePackage,
+    MessageAttachment,
+    MilestoneNote,
+    MilestoneTemplate,
+    Notification,
+    Order,
+    OrderEvent,
+    OrderMessage,
+    OrderMilestone,
+    RevisionRequest,
+    Task,
+    TeamMember,
+)
+from milestones.notifications import notify
 from milestones.services import MilestoneInput, MilestoneTerms
+from payments.tests.factories import pay, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -64,10 +87,29 @@ def change_form_data(response) -> dict:
     return data
 
 
+VIEW_ONLY = [
+    GigMilestone,
+    OrderMilestone,
+    Delivery,
+    DeliveryFile,
+    RevisionRequest,
+    CancellationRequest,
+    OrderEvent,
+    TeamMember,
+    Task,
+    MilestoneNote,
+    OrderMessage,
+    MessageAttachment,
+    Notification,
+]
+
+
 def test_registered_models():
-    registered = {m._meta.model_name for m in admin.site._registry if m._meta.app_label == "milestones"}
-    assert registered == {"milestonetemplate", "gigmilestonepackage", "order"}
+    registered = {m for m in admin.site._registry if m._meta.app_label == "milestones"}
+    assert registered == {MilestoneTemplate, GigMilestonePackage, Order, *VIEW_ONLY}
     assert isinstance(admin.site._registry[Gig], GigWithPlanAdmin)
+    # Statuses, money, history and the parties' records are written only by the services.
+    assert all(isinstance(admin.site._registry[m], ReadOnlyAdmin) for m in VIEW_ONLY)
 
 
 class TestTemplateAdmin:
@@ -281,3 +323,113 @@ class TestMilestonePackageAdmin:
             response = admin_client.get(url)
         assert response.context["cl"].result_count == 6 + 5 * 9
         assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+# --- the lifecycle, workspace and notifications: view-only lists -----------------------------------
+
+
+def plain_order(*, paid: bool = False) -> Order:
+    """An order of a gig sold as plain packages: one milestone, its own buyer, seller and gig."""
+    order = place_order(gig=GigFactory(published=True))
+    if paid:
+        pay(order)
+    return order
+
+
+def delivered(order: Order) -> Delivery:
+    milestone = order.milestones.get()
+    return states.milestone_deliver(
+        milestone_id=milestone.pk,
+        seller=order.seller,
+        message="Here it is.",
+        files=[SimpleUploadedFile("logo.png", b"png"), SimpleUploadedFile("logo.svg", b"<svg/>")],
+    )
+
+
+def told(order: Order) -> Notification:
+    return notify(
+        user=order.buyer,
+        kind="milestone_delivered",
+        text=f"Order #{order.pk}: delivered.",
+        dedupe_key=f"admin-test-{order.pk}",
+        order=order,
+        milestone=order.milestones.get(),
+    )
+
+
+HEAVY = {
+    OrderMilestone: lambda: plain_order(),
+    Notification: lambda: told(plain_order()),
+    Delivery: lambda: delivered(plain_order(paid=True)),
+}
+
+
+@pytest.mark.parametrize("model", list(HEAVY), ids=lambda m: m._meta.model_name)
+def test_heavy_changelists_keep_a_constant_number_of_queries(admin_client, django_assert_num_queries, model):
+    make = HEAVY[model]
+    make()
+    url = admin_url(model, "changelist")
+    admin_client.get(url)  # warm up one-off caches
+    with CaptureQueriesContext(connection) as one:
+        assert admin_client.get(url).context["cl"].result_count == 1
+    for _ in range(4):
+        make()  # each with its own order, buyer, seller and gig
+    with django_assert_num_queries(len(one)):
+        response = admin_client.get(url)
+    assert response.context["cl"].result_count == 5
+    # Searching and filtering join more tables, still once for the whole page.
+    with CaptureQueriesContext(connection) as searched_one:
+        admin_client.get(url, {"q": "no such thing"})
+    with django_assert_num_queries(len(searched_one)):
+        admin_client.get(url, {"q": "a"})
+
+
+def test_order_milestone_list_shows_parties_price_and_state(admin_client):
+    order = plain_order(paid=True)
+    url = admin_url(OrderMilestone, "changelist")
+    response = admin_client.get(url, {"q": order.seller.username})
+    (row,) = results(response)
+    assert row.order == order and row.status == OrderMilestone.Status.IN_PROGRESS
+    body = response.content.decode()
+    assert order.buyer.username in body and format_money(row.price_minor, order.currency) in body
+    assert [m.pk for m in results(admin_client.get(url, {"q": str(order.pk)}))] == [row.pk]
+    assert results(admin_client.get(url, {"status__exact": "delivered"})) == []
+    assert [m.pk for m in results(admin_client.get(url, {"status__exact": "in_progress"}))] == [row.pk]
+
+
+def test_delivery_list_counts_files_and_names_them_without_links(admin_client):
+    delivery = delivered(plain_order(paid=True))
+    response = admin_client.get(admin_url(Delivery, "changelist"))
+    (row,) = results(response)
+    assert row.file_count == 2
+    page = admin_client.get(admin_url(Delivery, "change", delivery.pk)).content.decode()
+    assert "logo.png" in page and "logo.svg" in page
+    # Downloads are for the order's parties only: no link to the stored file anywhere here.
+    stored = delivery.files.first().file
+    assert stored.url not in page
+    file_page = admin_client.get(admin_url(DeliveryFile, "change", delivery.files.first().pk)).content.decode()
+    assert "logo.png" in file_page and stored.url not in file_page
+
+
+def test_notification_filters(admin_client):
+    first, second = told(plain_order()), told(plain_order())
+    Notification.objects.filter(pk=first.pk).update(read_at=first.created_at)
+    url = admin_url(Notification, "changelist")
+    assert [n.pk for n in results(admin_client.get(url, {"read_at__isempty": "0"}))] == [first.pk]
+    assert [n.pk for n in results(admin_client.get(url, {"read_at__isempty": "1"}))] == [second.pk]
+    assert [n.pk for n in results(admin_client.get(url, {"q": second.user.username}))] == [second.pk]
+
+
+@pytest.mark.parametrize("model", [OrderMilestone, Delivery, Notification], ids=lambda m: m._meta.model_name)
+def test_lifecycle_rows_cannot_be_changed_added_or_deleted(admin_client, model):
+    delivery = delivered(plain_order(paid=True))
+    obj = {OrderMilestone: delivery.milestone, Delivery: delivery, Notification: told(delivery.milestone.order)}[model]
+    before = model.objects.filter(pk=obj.pk).values().get()
+    change = admin_url(model, "change", obj.pk)
+    edits = {"status": "accepted", "price_minor": "1", "message": "edited", "text": "edited", "read_at": ""}
+    assert admin_client.post(change, edits).status_code == 403
+    assert admin_client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    assert admin_client.post(admin_url(model, "add"), edits).status_code == 403
+    assert model.objects.filter(pk=obj.pk).values().get() == before
+    page = admin_client.get(change)
+    assert page.status_code == 200 and b'name="_save"' not in page.content
