@@ -1,1 +1,172 @@
-"""Disputes and chargebacks land here (disputes issue)."""
+"""Disputes over an order's milestone: the parties' statements, messages, evidence and settlement
+offers, and an admin's decision. Opening one freezes the milestone (milestones.lifecycle); the
+decision moves its money (payments.lifecycle.dispute_settle_locked). Only services write here."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from milestones.models import Order, OrderMilestone
+
+
+class Dispute(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        AWAITING_RESPONSE = "awaiting_response", "Awaiting response"
+        UNDER_REVIEW = "under_review", "Under review"
+        RESOLVED = "resolved", "Resolved"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Reason(models.TextChoices):
+        NOT_DELIVERED = "not_delivered", "Work not delivered"
+        NOT_AS_DESCRIBED = "not_as_described", "Work not as described"
+        QUALITY = "quality", "Quality problems"
+        LATE = "late", "Late delivery"
+        UNRESPONSIVE = "unresponsive", "The other party does not answer"
+        SCOPE = "scope", "Disagreement over the scope"
+        OTHER = "other", "Other"
+
+    class Outcome(models.TextChoices):
+        FULL_REFUND = "full_refund", "Full refund"
+        PARTIAL_REFUND = "partial_refund", "Partial refund"
+        RELEASE = "release", "Release to the seller"
+        REDO = "redo", "Redo the work"
+
+    class Action(models.TextChoices):
+        RELEASE = "release", "Released to the seller"
+        REFUND = "refund", "Refunded to the buyer"
+        SPLIT = "split", "Split"
+        SETTLED = "settled", "Settled by the parties"
+        CLOSED = "closed", "Closed without a decision"
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.OPEN: frozenset({Status.AWAITING_RESPONSE, Status.UNDER_REVIEW, Status.RESOLVED, Status.WITHDRAWN}),
+        Status.AWAITING_RESPONSE: frozenset({Status.UNDER_REVIEW, Status.RESOLVED, Status.WITHDRAWN}),
+        # An admin asking for more information gives the parties another response window.
+        Status.UNDER_REVIEW: frozenset({Status.AWAITING_RESPONSE, Status.RESOLVED, Status.WITHDRAWN}),
+        Status.RESOLVED: frozenset(),
+        Status.WITHDRAWN: frozenset(),
+    }
+    ACTIVE = frozenset({Status.OPEN, Status.AWAITING_RESPONSE, Status.UNDER_REVIEW})
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.PROTECT, related_name="disputes")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_opened")
+    reason = models.CharField(max_length=20, choices=Reason)
+    description = models.TextField(max_length=5000)
+    outcome_wanted = models.CharField(max_length=20, choices=Outcome)
+    amount_wanted_minor = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    # The other party's statement, due by response_due_at (DISPUTE_RESPONSE_DAYS).
+    response = models.TextField(max_length=5000, blank=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    # The milestone's status when the dispute froze it: a dispute ended without a decision
+    # (withdrawn, closed) resumes it there.
+    frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status)
+    resolution_action = models.CharField(max_length=10, choices=Action, blank=True)
+    seller_amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    refund_amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    resolution_note = models.TextField(max_length=5000, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes_resolved"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=models.Q(status__in=["open", "awaiting_response", "under_review"]),
+                name="dispute_one_active_per_milestone",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "response_due_at"], name="dispute_status_due")]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class DisputeEvent(models.Model):
+    """Append-only audit of a dispute: who did what, when, and why."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    action = models.CharField(max_length=40)
+    note = models.TextField(max_length=5000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class DisputeMessage(models.Model):
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:60]
+
+
+def evidence_upload_to(instance: "DisputeEvidence", filename: str) -> str:
+    return f"disputes/dispute-{instance.dispute_id}/{uuid.uuid4().hex}/{filename}"
+
+
+class DisputeEvidence(models.Model):
+    """A file either party attached (Django storage; served only to the parties and admins)."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="evidence")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to=evidence_upload_to)
+    name = models.CharField(max_length=200)
+    size = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SettlementOffer(models.Model):
+    """A party proposes an amount for the seller, the rest refunded; the other party accepting it
+    resolves the dispute without an admin."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="offers")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    seller_amount_minor = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk}: {self.seller_amount_minor} to the seller ({self.status})"

@@ -355,3 +355,85 @@ def review_reminders_sweep(*, now: datetime | None = None, batch: int | None = N
             )
             sent += len(milestones)
     return sent
+
+
+# --- disputes (state only: the disputes app calls these; payments moves the money) --------------
+
+
+def milestone_freeze_locked(order: Order, milestone: OrderMilestone, *, actor: User | None, reason: str) -> str:
+    """On rows the caller locked (order, then milestone): freeze a milestone under dispute. It
+    becomes `disputed`, which no sweep takes (the auto-release sweep reads `delivered` rows only),
+    and its review deadline is cleared. Returns the status it was frozen from, for the caller to
+    keep: unfreezing resumes there. InvalidTransition when it is not in progress, delivered or
+    in revision."""
+    if milestone.status not in OrderMilestone.DISPUTABLE:
+        raise InvalidTransition(
+            f"Milestone {milestone.position + 1} is {milestone.get_status_display().lower()}: it cannot be disputed."
+        )
+    frm = milestone.status
+    change_milestone(order, milestone, S.DISPUTED, actor=actor, reason=reason)
+    milestone.review_deadline = None
+    milestone.save(update_fields=["status", "review_deadline"])
+    return frm
+
+
+def milestone_unfreeze_locked(
+    order: Order, milestone: OrderMilestone, *, resume_to: str, now: datetime, actor: User | None, reason: str
+) -> bool:
+    """On locked rows: a dispute ended without a decision (withdrawn, closed); the milestone
+    resumes as `resume_to`. A delivery gets a fresh review window (now + REVIEW_DAYS, reminders
+    again), so the buyer is not left with the hours the dispute ate. False when not disputed."""
+    if milestone.status != S.DISPUTED:
+        return False
+    if resume_to not in OrderMilestone.DISPUTABLE:
+        raise InvalidTransition(f"A disputed milestone cannot resume as {resume_to}.")
+    change_milestone(order, milestone, resume_to, actor=actor, reason=reason)
+    fields = ["status"]
+    if resume_to == S.DELIVERED:
+        milestone.review_deadline = now + timedelta(days=_rules()["REVIEW_DAYS"])
+        milestone.reminded_48h = milestone.reminded_24h = False
+        fields += ["review_deadline", "reminded_48h", "reminded_24h"]
+    milestone.save(update_fields=fields)
+    return True
+
+
+def milestone_settle_locked(
+    order: Order, milestone: OrderMilestone, *, to: str, now: datetime, actor: User | None, reason: str
+) -> OrderMilestone | None:
+    """On locked rows: a disputed milestone ends decided, `to` = accepted (all to the seller),
+    cancelled (all refunded) or split. Then the order goes on as after an acceptance: the next
+    milestone not started begins (due = now + its delivery days); with nothing left, the order
+    completes (cancelled if no milestone was paid to the seller). Returns the milestone started."""
+    if to not in (S.ACCEPTED, S.CANCELLED, S.SPLIT):
+        raise InvalidTransition(f"A dispute cannot end a milestone as {to}.")
+    change_milestone(order, milestone, to, actor=actor, reason=reason)
+    milestone.review_deadline = None
+    fields = ["status", "review_deadline"]
+    if to == S.CANCELLED:
+        milestone.cancelled_at = now
+        fields.append("cancelled_at")
+    else:
+        milestone.accepted_at = now
+        fields.append("accepted_at")
+    milestone.save(update_fields=fields)
+    nxt = OrderMilestone.objects.select_for_update().filter(order=order, status=S.LOCKED).order_by("position").first()
+    if nxt is not None:
+        change_milestone(order, nxt, S.IN_PROGRESS, actor=None, reason="previous settled")
+        nxt.started_at, nxt.due_at = now, now + timedelta(days=nxt.delivery_days)
+        nxt.save(update_fields=["status", "started_at", "due_at"])
+        notify_parties(
+            order=order,
+            kind="milestone_started",
+            key=f"milestone-{nxt.pk}-started",
+            text=f"Milestone {nxt.position + 1} of order #{order.pk} has started.",
+            milestone=nxt,
+        )
+        return nxt
+    remaining = OrderMilestone.objects.filter(order=order, status__in=OrderMilestone.UNRELEASED | {S.DISPUTED})
+    if order.status == Order.Status.ACTIVE and not remaining.exists():
+        paid = OrderMilestone.objects.filter(order=order, status__in=[S.ACCEPTED, S.SPLIT]).exists()
+        done = Order.Status.COMPLETED if paid else Order.Status.CANCELLED
+        _event(order, None, actor=actor, frm=order.status, to=done, reason=reason).save()
+        order.status = done
+        order.save(update_fields=["status"])
+    return None

@@ -197,14 +197,25 @@ class OrderMilestone(models.Model):
     delivery_days = models.PositiveSmallIntegerField()
     revisions = models.PositiveSmallIntegerField(default=0)
     video_call = models.BooleanField(default=False)
-    # The lifecycle (DESIGN.md section 4). Disputes (a later issue) add their own moves.
+    # The lifecycle (DESIGN.md section 4); disputes freeze a milestone as `disputed`.
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.LOCKED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
         Status.IN_PROGRESS: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
         # Cancelled by agreement when no revisions are left (payments.lifecycle checks that).
         Status.DELIVERED: frozenset({Status.ACCEPTED, Status.REVISION_REQUESTED, Status.CANCELLED, Status.DISPUTED}),
         Status.REVISION_REQUESTED: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
-        Status.DISPUTED: frozenset({Status.ACCEPTED, Status.CANCELLED, Status.SPLIT}),
+        # A dispute ends in a decision (accepted, cancelled, split) or, withdrawn or closed
+        # without one, the milestone resumes where it was frozen.
+        Status.DISPUTED: frozenset(
+            {
+                Status.ACCEPTED,
+                Status.CANCELLED,
+                Status.SPLIT,
+                Status.IN_PROGRESS,
+                Status.DELIVERED,
+                Status.REVISION_REQUESTED,
+            }
+        ),
         Status.ACCEPTED: frozenset(),
         Status.CANCELLED: frozenset(),
         Status.SPLIT: frozenset(),
@@ -212,6 +223,8 @@ class OrderMilestone(models.Model):
     # Where the seller is working on it (a delivery can be sent) and where escrow still holds it.
     WORKING = frozenset({Status.IN_PROGRESS, Status.REVISION_REQUESTED})
     UNRELEASED = frozenset({Status.LOCKED, Status.IN_PROGRESS, Status.DELIVERED, Status.REVISION_REQUESTED})
+    # Where a dispute can freeze it (escrow still holds its money).
+    DISPUTABLE = frozenset({Status.IN_PROGRESS, Status.DELIVERED, Status.REVISION_REQUESTED})
 
     status = models.CharField(max_length=20, choices=Status, default=Status.LOCKED)
     started_at = models.DateTimeField(null=True, blank=True)

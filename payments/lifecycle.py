@@ -346,8 +346,13 @@ def _cancel_and_refund(
     if not cancelled:
         return None
     states.withdraw_open_requests_locked([m.pk for m in cancelled], now=timezone.now())
-    amount = sum(m.price_minor for m in cancelled)
-    ids = sorted(m.pk for m in cancelled)
+    return _refund_owed(order, sum(m.price_minor for m in cancelled), [m.pk for m in cancelled], reason=reason)
+
+
+def _refund_owed(order: Order, amount: int, milestone_ids: list[int], *, reason: str) -> Refund:
+    """On the locked order: owe `amount` of these milestones back to the buyer (escrow -> refunds
+    payable) and send one refund after commit, keyed by the milestones (each is refunded once)."""
+    ids = sorted(milestone_ids)
     key = idempotency_key("order", order.pk, "refund", *ids)  # also the base of its ledger references
     ledger.post(
         kind=K.MILESTONES_REFUNDED,
@@ -355,15 +360,81 @@ def _cancel_and_refund(
         currency=order.currency,
         order=order,
         legs=[(ledger.escrow(order.pk), amount), (ledger.refunds_payable(order.pk), -amount)],
-        memo=reason,
+        memo=reason[:200],
     )
     refund = Refund.objects.create(
-        order=order, amount_minor=amount, currency=order.currency, milestone_ids=ids, reason=reason, idempotency_key=key
+        order=order,
+        amount_minor=amount,
+        currency=order.currency,
+        milestone_ids=ids,
+        reason=reason[:200],
+        idempotency_key=key,
     )
     from .tasks import refund_send_task
 
     refund_send_task.delay_on_commit(refund.pk)
     return refund
+
+
+# --- disputes --------------------------------------------------------------------------------
+
+
+def dispute_settle_locked(
+    order: Order, milestone: OrderMilestone, *, seller_amount_minor: int, now: datetime, actor: User | None, reason: str
+) -> tuple[Payout | None, Refund | None]:
+    """On rows the caller locked (order, then milestone) in its transaction: end a disputed
+    milestone whose money escrow still holds. `seller_amount_minor` is released to the seller
+    (escrow -> seller pending less the commission on that amount, commission -> revenue; a
+    payout clearing after CLEARANCE_DAYS), the rest of the price is refunded to the buyer
+    (escrow -> refunds payable; a Refund sent after commit with its deterministic key). The
+    milestone ends accepted (all to the seller), cancelled (all refunded) or split, and the order
+    goes on with its next milestone or completes. Raises ValidationFailed for an amount outside
+    0..price, InvalidTransition when the milestone is not disputed. Returns (payout, refund)."""
+    price = milestone.price_minor
+    if isinstance(seller_amount_minor, bool) or not isinstance(seller_amount_minor, int):
+        raise ValidationFailed({"seller_amount_minor": ["An amount in minor units."]})
+    if not 0 <= seller_amount_minor <= price:
+        raise ValidationFailed(
+            {"seller_amount_minor": [f"Between 0 and {format_money(price, order.currency)} (the milestone's price)."]}
+        )
+    if milestone.status != S.DISPUTED:
+        raise InvalidTransition(f"Milestone {milestone.position + 1} is not under dispute.")
+    refund_amount = price - seller_amount_minor
+    to = S.ACCEPTED if refund_amount == 0 else S.CANCELLED if seller_amount_minor == 0 else S.SPLIT
+    states.milestone_settle_locked(order, milestone, to=to, now=now, actor=actor, reason=reason)
+    states.withdraw_open_requests_locked([milestone.pk], now=now)
+    payout = refund = None
+    if seller_amount_minor:
+        commission = seller_commission(seller_amount_minor, order.commission_bps)
+        ledger.post(
+            kind=K.MILESTONE_RELEASED,
+            reference=f"milestone-{milestone.pk}-released",
+            currency=order.currency,
+            order=order,
+            legs=[
+                (ledger.escrow(order.pk), seller_amount_minor),
+                (ledger.seller_pending(order.seller_id), -(seller_amount_minor - commission)),
+                (ledger.PLATFORM_REVENUE, -commission),
+            ],
+            memo=reason[:200],
+        )
+        payout = Payout.objects.create(
+            milestone=milestone,
+            order=order,
+            seller_id=order.seller_id,
+            gross_minor=seller_amount_minor,
+            commission_minor=commission,
+            amount_minor=seller_amount_minor - commission,
+            currency=order.currency,
+            clears_at=now + timedelta(days=_rules()["CLEARANCE_DAYS"]),
+        )
+        if _rules()["CLEARANCE_DAYS"] == 0:
+            from .tasks import payouts_clear_sweep_task
+
+            payouts_clear_sweep_task.delay_on_commit()
+    if refund_amount:
+        refund = _refund_owed(order, refund_amount, [milestone.pk], reason=reason)
+    return payout, refund
 
 
 def refund_send(*, refund_id: int) -> Refund:

@@ -251,6 +251,8 @@ MARKETPLACE.update(
         # The auto-release sweep runs as this many tasks, each on its share of the orders, so a
         # backlog is drained by as many workers side by side (docs/performance.md).
         "SWEEP_SHARDS": int(os.environ.get("SWEEP_SHARDS", "2")),
+        # The other party's time to answer a dispute before an admin reviews it.
+        "DISPUTE_RESPONSE_DAYS": int(os.environ.get("DISPUTE_RESPONSE_DAYS", "5")),
     }
 )
 
@@ -265,5 +267,9 @@ CELERY_BEAT_SCHEDULE.update(
         },
         "refunds-retry-sweep": {"task": "payments.tasks.refunds_retry_sweep_task", "schedule": 60.0},
         "review-reminders-sweep": {"task": "milestones.tasks.review_reminders_sweep_task", "schedule": 60.0},
+        "disputes-response-window-sweep": {
+            "task": "disputes.tasks.disputes_response_window_sweep_task",
+            "schedule": 60.0,
+        },
     }
 )

@@ -16,6 +16,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from disputes import services as dispute_services
 from gigs import services as gig_services
 from gigs.tests.factories import GigFaqFactory, UserFactory
 from milestones import lifecycle as states
@@ -321,6 +322,17 @@ def every_row(paid_order):
     gig_services.gig_set_requirements(gig=order.gig, requirements=[("Your brand name?", True)])
     GigFaqFactory(gig=order.gig)
     ConnectedAccount.objects.create(user=order.seller, stripe_account_id="acct_admin_test", transfers_active=True)
+    # A dispute on milestone 2 (still in progress) with a message, evidence and an offer.
+    dispute = dispute_services.dispute_open(
+        milestone_id=second.pk,
+        user=order.buyer,
+        reason="late",
+        description="No news for a week.",
+        outcome_wanted="full_refund",
+        files=[SimpleUploadedFile("chat.png", b"\x89PNG")],
+    )
+    dispute_services.dispute_message_post(dispute_id=dispute.pk, user=order.seller, body="Working on it.")
+    dispute_services.settlement_propose(dispute_id=dispute.pk, user=order.seller, seller_amount_minor=100)
     return order
 
 

@@ -1,0 +1,293 @@
+"""Disputes in admin: a list to work from, a read-only page with everything the decision needs,
+and decision buttons (release, refund, split, ask for information, close) that take a note on an
+intermediate form and call the services. Statuses and money are never edited here."""
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from marketplace.exceptions import DomainError, ValidationFailed
+from marketplace.money import format_money
+from milestones.admin import ReadOnlyAdmin, ReadOnlyInline
+
+from . import services
+from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeMessage, SettlementOffer
+
+DECISIONS = {
+    "release": "Release to seller",
+    "refund": "Refund buyer",
+    "split": "Split",
+    "request_info": "Ask for more information",
+    "close": "Close without a decision",
+}
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = "response window"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        overdue = Q(status=Dispute.Status.AWAITING_RESPONSE, response_due_at__lte=timezone.now())
+        if self.value() == "yes":
+            return queryset.filter(overdue)
+        if self.value() == "no":
+            return queryset.exclude(overdue)
+        return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Under a day"), ("7", "Under a week"), ("old", "A week or more")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() in ("1", "7"):
+            return queryset.filter(created_at__gt=now - timedelta(days=int(self.value())))
+        if self.value() == "old":
+            return queryset.filter(created_at__lte=now - timedelta(days=7))
+        return queryset
+
+
+class AmountFilter(admin.SimpleListFilter):
+    title = "amount at stake"
+    parameter_name = "stake"
+
+    def lookups(self, request, model_admin):
+        return [("small", "Under 100"), ("large", "100 or more")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "small":
+            return queryset.filter(milestone__price_minor__lt=10000)
+        if self.value() == "large":
+            return queryset.filter(milestone__price_minor__gte=10000)
+        return queryset
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea, help_text="Kept with the decision and shown in the audit.")
+    seller_amount_minor = forms.IntegerField(required=False, min_value=0, help_text="Split: minor units to the seller")
+    percent = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        help_text="Split: or a whole percentage to the seller (rounded down)",
+    )
+
+
+class MessageInline(ReadOnlyInline):
+    model = DisputeMessage
+    fields = ["author", "body", "created_at"]
+    readonly_fields = fields
+
+
+class EvidenceInline(ReadOnlyInline):
+    model = DisputeEvidence
+    fields = ["uploaded_by", "name", "size", "created_at"]
+    readonly_fields = fields
+
+
+class OfferInline(ReadOnlyInline):
+    model = SettlementOffer
+    fields = ["proposed_by", "seller_amount_minor", "status", "created_at", "answered_at"]
+    readonly_fields = fields
+
+
+class EventInline(ReadOnlyInline):
+    model = DisputeEvent
+    fields = ["created_at", "actor", "action", "from_status", "to_status", "note"]
+    readonly_fields = fields
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "order_link",
+        "milestone_label",
+        "status",
+        "reason",
+        "at_stake",
+        "opened_by",
+        "age",
+        "overdue",
+    ]
+    list_filter = ["status", OverdueFilter, AgeFilter, AmountFilter, "reason", "outcome_wanted"]
+    search_fields = [
+        "=id",
+        "=order__id",
+        "opened_by__username",
+        "order__buyer__username",
+        "order__seller__username",
+        "description",
+    ]
+    list_select_related = ["order", "milestone", "opened_by"]
+    readonly_fields = [
+        "order_link",
+        "milestone_label",
+        "at_stake",
+        "status",
+        "reason",
+        "outcome_wanted",
+        "amount_wanted_minor",
+        "opened_by",
+        "description",
+        "response",
+        "responded_at",
+        "response_due_at",
+        "frozen_from",
+        "resolution_action",
+        "seller_amount_minor",
+        "refund_amount_minor",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "created_at",
+        "ledger",
+        "decide",
+    ]
+    fields = readonly_fields
+    inlines = [MessageInline, EvidenceInline, OfferInline, EventInline]
+    actions = ["decide_action"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    @admin.display(description="order")
+    def order_link(self, d):
+        url = reverse("admin:milestones_order_change", args=[d.order_id])
+        return format_html('<a href="{}">#{}</a>', url, d.order_id)
+
+    @admin.display(description="milestone")
+    def milestone_label(self, d):
+        return f"{d.milestone} ({d.milestone.get_status_display()})"
+
+    @admin.display(description="at stake")
+    def at_stake(self, d):
+        return format_money(d.milestone.price_minor, d.order.currency)
+
+    @admin.display(description="age")
+    def age(self, d):
+        return f"{(timezone.now() - d.created_at).days} d"
+
+    @admin.display(description="overdue", boolean=True)
+    def overdue(self, d):
+        return bool(
+            d.status == Dispute.Status.AWAITING_RESPONSE and d.response_due_at and d.response_due_at <= timezone.now()
+        )
+
+    @admin.display(description="order's ledger")
+    def ledger(self, d):
+        rows = [
+            (t.reference, ", ".join(f"{e.account} {e.amount_minor:+d}" for e in t.entries.all()))
+            for t in d.order.ledger_transactions.prefetch_related("entries").order_by("id")
+        ]
+        return format_html_join("\n", "<div><code>{}</code>: {}</div>", rows) or "-"
+
+    @admin.display(description="decision")
+    def decide(self, d):
+        if not d.is_active:
+            return "-"
+        return format_html_join(
+            " ",
+            '<a class="button" href="{}">{}</a>',
+            ((reverse("admin:disputes_dispute_decide", args=[d.pk, key]), label) for key, label in DECISIONS.items()),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:dispute_id>/decide/<str:decision>/",
+                self.admin_site.admin_view(self.decide_view),
+                name="disputes_dispute_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Decide the selected dispute (one at a time)")
+    def decide_action(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one dispute.", messages.ERROR)
+            return None
+        return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[queryset.get().pk]))
+
+    def decide_view(self, request, dispute_id: int, decision: str):
+        if not self.has_view_permission(request) or decision not in DECISIONS:
+            return HttpResponseRedirect(reverse("admin:disputes_dispute_changelist"))
+        d = get_object_or_404(Dispute.objects.select_related("order", "milestone"), pk=dispute_id)
+        form = DecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if decision == "request_info":
+                    services.dispute_request_info(dispute_id=d.pk, admin=request.user, note=data["note"])
+                elif decision == "close":
+                    services.dispute_close(dispute_id=d.pk, admin=request.user, note=data["note"])
+                else:
+                    services.dispute_resolve(
+                        dispute_id=d.pk,
+                        admin=request.user,
+                        action=decision,
+                        note=data["note"],
+                        seller_amount_minor=data.get("seller_amount_minor"),
+                        percent=data.get("percent"),
+                    )
+            except ValidationFailed as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
+            else:
+                self.message_user(request, f"Dispute {d.pk}: {DECISIONS[decision].lower()} done.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": DECISIONS[decision],
+            "dispute": d,
+            "form": form,
+            "at_stake": format_money(d.milestone.price_minor, d.order.currency),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/disputes/dispute/decide.html", context)
+
+
+@admin.register(DisputeEvent)
+class DisputeEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "actor", "action", "from_status", "to_status"]
+    list_select_related = ["dispute", "actor"]
+    list_filter = ["action"]
+
+
+@admin.register(DisputeMessage)
+class DisputeMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "author", "__str__"]
+    list_select_related = ["dispute", "author"]
+
+
+@admin.register(DisputeEvidence)
+class DisputeEvidenceAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "uploaded_by", "name", "size"]
+    list_select_related = ["dispute", "uploaded_by"]
+
+
+@admin.register(SettlementOffer)
+class SettlementOfferAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "proposed_by", "seller_amount_minor", "status"]
+    list_select_related = ["dispute", "proposed_by"]
+    list_filter = ["status"]

@@ -1,0 +1,125 @@
+"""The dispute admin: the list, the read-only page, and the decisions driven with the client."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from disputes.models import Dispute, DisputeEvent
+from disputes.tests.helpers import assert_dispute_books, open_dispute
+from milestones.models import OrderMilestone
+from payments.models import Payout, Refund
+from payments.tests.test_lifecycle import deliver, fresh, milestones_of, paid_order, pin_rules
+
+pytestmark = pytest.mark.django_db
+
+S = OrderMilestone.Status
+
+
+@pytest.fixture(autouse=True)
+def _rules(settings):
+    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
+
+
+@pytest.fixture
+def dispute() -> Dispute:
+    order = paid_order()
+    m1 = milestones_of(order)[0]
+    deliver(m1)
+    return open_dispute(fresh(m1))
+
+
+def decide_url(d: Dispute, decision: str) -> str:
+    return reverse("admin:disputes_dispute_decide", args=[d.pk, decision])
+
+
+def texts(response) -> list[str]:
+    return [m.message for m in get_messages(response.wsgi_request)]
+
+
+def test_list_filters_and_page(admin_client, dispute):
+    url = reverse("admin:disputes_dispute_changelist")
+    page = admin_client.get(url)
+    assert page.context["cl"].result_count == 1
+    assert "$20" in page.content.decode()
+    assert admin_client.get(url, {"overdue": "yes"}).context["cl"].result_count == 0
+    assert admin_client.get(url, {"status": "awaiting_response"}).context["cl"].result_count == 1
+    assert admin_client.get(url, {"q": str(dispute.order_id)}).context["cl"].result_count == 1
+    change = admin_client.get(reverse("admin:disputes_dispute_change", args=[dispute.pk]))
+    body = change.content.decode()
+    assert change.status_code == 200 and b'name="_save"' not in change.content
+    assert decide_url(dispute, "split") in body and f"escrow:{dispute.order_id}" in body
+    assert not admin.site._registry[Dispute].has_change_permission(change.wsgi_request, dispute)
+
+
+def test_split_through_the_intermediate_form(admin_client, admin_user, dispute):
+    form = admin_client.get(decide_url(dispute, "split"))
+    assert form.status_code == 200 and "note" in form.context["form"].fields
+    # No note: the form comes back, nothing moves.
+    again = admin_client.post(decide_url(dispute, "split"), {"percent": "25"})
+    assert again.status_code == 200 and again.context["form"].errors
+    done = admin_client.post(decide_url(dispute, "split"), {"percent": "25", "note": "A quarter was usable."})
+    assert done.status_code == 302
+    d = fresh(dispute)
+    assert (d.status, d.seller_amount_minor, d.refund_amount_minor, d.resolved_by) == (
+        Dispute.Status.RESOLVED,
+        500,
+        1500,
+        admin_user,
+    )
+    assert fresh(d.milestone).status == S.SPLIT
+    event = DisputeEvent.objects.get(dispute=d, action="split", actor=admin_user)
+    assert event.note == "A quarter was usable."
+    assert Payout.objects.get().gross_minor == 500 and Refund.objects.get().amount_minor == 1500
+    assert_dispute_books()
+
+
+@pytest.mark.parametrize(("decision", "status"), [("release", S.ACCEPTED), ("refund", S.CANCELLED)])
+def test_release_and_refund(admin_client, dispute, decision, status):
+    response = admin_client.post(decide_url(dispute, decision), {"note": "Decided."})
+    assert response.status_code == 302
+    assert fresh(dispute.milestone).status == status
+    assert_dispute_books()
+
+
+def test_errors_are_shown_and_nothing_moves(admin_client, dispute):
+    response = admin_client.post(decide_url(dispute, "split"), {"seller_amount_minor": "999999", "note": "Too much"})
+    assert response.status_code == 200 and any("Between" in t for t in texts(response))
+    assert fresh(dispute).status == Dispute.Status.AWAITING_RESPONSE
+    admin_client.post(decide_url(dispute, "refund"), {"note": "Decided."})
+    response = admin_client.post(decide_url(dispute, "release"), {"note": "Again."})
+    assert response.status_code == 302 and any("resolved" in t for t in texts(response))
+    assert Payout.objects.count() == 0 and Refund.objects.count() == 1
+    assert_dispute_books()
+
+
+def test_request_info_and_close(admin_client, dispute):
+    assert admin_client.post(decide_url(dispute, "request_info"), {"note": "Send the brief."}).status_code == 302
+    assert fresh(dispute).messages.get().body == "Send the brief."
+    assert admin_client.post(decide_url(dispute, "close"), {"note": "Sorted out."}).status_code == 302
+    d = fresh(dispute)
+    assert (d.status, d.resolution_action) == (Dispute.Status.RESOLVED, Dispute.Action.CLOSED)
+    assert fresh(d.milestone).status == S.DELIVERED
+
+
+def test_the_list_action_opens_one_dispute(admin_client, dispute):
+    url = reverse("admin:disputes_dispute_changelist")
+    response = admin_client.post(url, {"action": "decide_action", "_selected_action": [dispute.pk]})
+    assert response.status_code == 302
+    assert response.url == reverse("admin:disputes_dispute_change", args=[dispute.pk])
+
+
+def test_the_list_costs_the_same_queries_at_one_and_at_many_rows(admin_client, dispute):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:disputes_dispute_changelist")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(url)
+    for _ in range(3):
+        order = paid_order()
+        open_dispute(milestones_of(order)[0])
+    with CaptureQueriesContext(connection) as many:
+        assert admin_client.get(url).context["cl"].result_count == 4
+    assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
