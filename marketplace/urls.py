@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/", include("payments.api.urls")),
     path("api/", include("milestones.api.urls")),
     path("api/", include("gigs.api.urls")),
+    path("api/", include("disputes.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
