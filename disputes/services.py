@@ -19,6 +19,7 @@ from gigs.models import User
 from marketplace.exceptions import NotFound, ValidationFailed
 from marketplace.money import format_money
 from milestones import lifecycle as states
+from milestones.exceptions import InvalidTransition
 from milestones.models import Order, OrderMilestone
 from milestones.notifications import notify, notify_parties
 from payments import lifecycle as money
@@ -111,11 +112,11 @@ def dispute_open(
     amount_wanted_minor: int | None = None,
     files: list[UploadedFile] = (),
 ) -> Dispute:
-    """Either party disputes a milestone in progress, delivered or in revision. The milestone is
-    frozen at once (no auto-release, no cancellation), and the other party has
-    DISPUTE_RESPONSE_DAYS to answer. Raises NotFound (not a party, order not active),
-    DisputeNotAllowed (milestone in another state: an accepted milestone's money is not held
-    back yet), DisputeAlreadyOpen, ValidationFailed."""
+    """Either party disputes a milestone in progress, delivered or in revision (frozen at once:
+    no auto-release, no cancellation), or accepted with its payout still pending clearance (the
+    payout is frozen: no clearance, no transfer). The other party has DISPUTE_RESPONSE_DAYS to
+    answer. Raises NotFound (not a party, order not active), DisputeNotAllowed (milestone in
+    another state, or its money cleared already), DisputeAlreadyOpen, ValidationFailed."""
     files = list(files)
     errors: dict[str, list[str]] = {}
     description = (description or "").strip()
@@ -131,19 +132,34 @@ def dispute_open(
         raise ValidationFailed(errors)
     with transaction.atomic():
         order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
-        if user.pk not in (order.buyer_id, order.seller_id) or order.status != Order.Status.ACTIVE:
+        # An accepted milestone may be the last of an order that completed.
+        open_statuses = (
+            (Order.Status.ACTIVE, Order.Status.COMPLETED) if m.status == MS.ACCEPTED else (Order.Status.ACTIVE,)
+        )
+        if user.pk not in (order.buyer_id, order.seller_id) or order.status not in open_statuses:
             raise NotFound("No such milestone.")
         if Dispute.objects.filter(milestone=m, status__in=Dispute.ACTIVE).exists():
             raise DisputeAlreadyOpen("A dispute about this milestone is already open.")
-        if m.status not in OrderMilestone.DISPUTABLE:
+        if m.status not in OrderMilestone.DISPUTABLE and m.status != MS.ACCEPTED:
             raise DisputeNotAllowed(
                 f"Milestone {m.position + 1} is {m.get_status_display().lower()}: only a milestone in progress, "
-                "delivered or in revision can be disputed."
+                "delivered, in revision, or accepted with its money still pending clearance can be disputed."
             )
+        if m.status == MS.ACCEPTED and Dispute.objects.filter(milestone=m, refund_amount_minor__gt=0).exists():
+            raise DisputeNotAllowed(f"Milestone {m.position + 1} was already refunded in part in a dispute.")
         if amount_wanted_minor is not None and not 0 < amount_wanted_minor <= m.price_minor:
             raise ValidationFailed({"amount_wanted_minor": [f"At most {format_money(m.price_minor, order.currency)}."]})
         now = timezone.now()
-        frozen_from = states.milestone_freeze_locked(order, m, actor=user, reason="disputed")
+        if m.status == MS.ACCEPTED:
+            # The money is released but not cleared: the payout is frozen (locked after the
+            # order and the milestone, re-checked); the milestone stays accepted.
+            try:
+                money.payout_freeze_locked(m)
+            except InvalidTransition as exc:
+                raise DisputeNotAllowed(str(exc)) from exc
+            frozen_from = MS.ACCEPTED
+        else:
+            frozen_from = states.milestone_freeze_locked(order, m, actor=user, reason="disputed")
         try:
             with transaction.atomic():
                 dispute = Dispute.objects.create(
@@ -379,9 +395,12 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
     """On locked rows: the dispute ends without moving money; the milestone resumes where it was
     frozen (a delivery with a fresh review window)."""
     d, now = lk.dispute, timezone.now()
-    states.milestone_unfreeze_locked(
-        lk.order, lk.milestone, resume_to=d.frozen_from, now=now, actor=actor, reason=f"dispute {d.pk}: {action}"
-    )
+    if d.frozen_from == MS.ACCEPTED:
+        money.payout_unfreeze_locked(lk.milestone, now=now)
+    else:
+        states.milestone_unfreeze_locked(
+            lk.order, lk.milestone, resume_to=d.frozen_from, now=now, actor=actor, reason=f"dispute {d.pk}: {action}"
+        )
     SettlementOffer.objects.filter(dispute=d, status=SettlementOffer.Status.OPEN).update(
         status=SettlementOffer.Status.WITHDRAWN, answered_at=now
     )

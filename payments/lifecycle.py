@@ -168,6 +168,30 @@ def auto_release_sweep(
 # --- clearance and transfers --------------------------------------------------------------------
 
 
+def _clear_locked(payouts: list[Payout]) -> None:
+    """On locked payouts pending clearance: seller pending -> available, status available."""
+    if not payouts:
+        return
+    ledger.post_many(
+        [
+            ledger.Posting(
+                kind=K.PAYOUT_CLEARED,
+                reference=f"payout-{p.pk}-cleared",
+                currency=p.currency,
+                order_id=p.order_id,
+                legs=[
+                    (ledger.seller_pending(p.seller_id), p.amount_minor),
+                    (ledger.seller_available(p.seller_id), -p.amount_minor),
+                ],
+            )
+            for p in payouts
+        ]
+    )
+    Payout.objects.filter(pk__in=[p.pk for p in payouts]).update(status=Payout.Status.AVAILABLE)
+    for p in payouts:
+        p.status = Payout.Status.AVAILABLE
+
+
 def payouts_clear_sweep(*, now: datetime | None = None, batch: int | None = None) -> int:
     """Payouts whose clearance period ended become available (seller pending -> available) and
     are queued for transfer. Returns how many cleared."""
@@ -175,33 +199,41 @@ def payouts_clear_sweep(*, now: datetime | None = None, batch: int | None = None
 
     now = now or timezone.now()
     batch = batch or _rules()["SWEEP_BATCH"]
-    cleared = 0
-    while True:
+    cleared, skipped = 0, set()
+    while len(skipped) <= 10 * batch:  # else: batch after batch held by someone else
         with transaction.atomic():
             due = list(
-                Payout.objects.select_for_update(skip_locked=True)
-                .filter(status=Payout.Status.PENDING_CLEARANCE, clears_at__lte=now)
-                .order_by("clears_at", "pk")[:batch]
+                Payout.objects.filter(status=Payout.Status.PENDING_CLEARANCE, frozen=False, clears_at__lte=now)
+                .exclude(order_id__in=skipped)
+                .order_by("clears_at", "pk")
+                .values_list("pk", "order_id")[:batch]
             )
             if not due:
                 break
-            ledger.post_many(
-                [
-                    ledger.Posting(
-                        kind=K.PAYOUT_CLEARED,
-                        reference=f"payout-{p.pk}-cleared",
-                        currency=p.currency,
-                        order_id=p.order_id,
-                        legs=[
-                            (ledger.seller_pending(p.seller_id), p.amount_minor),
-                            (ledger.seller_available(p.seller_id), -p.amount_minor),
-                        ],
-                    )
-                    for p in due
-                ]
+            # Lock order -> payout, as a dispute does (order, milestone, payout): rows someone
+            # holds are skipped and found by the next run.
+            order_ids = sorted({o for _, o in due})
+            locked_orders = set(
+                Order.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=order_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
             )
-            Payout.objects.filter(pk__in=[p.pk for p in due]).update(status=Payout.Status.AVAILABLE)
-            cleared += len(due)
+            payouts = list(
+                Payout.objects.select_for_update(skip_locked=True)
+                .filter(pk__in=[p for p, o in due if o in locked_orders])
+                .order_by("pk")
+            )
+            got = {p.pk for p in payouts}
+            skipped.update(o for p, o in due if o not in locked_orders or p not in got)
+            # Read under the lock: a dispute that froze one meanwhile is seen here (re-checked).
+            payouts = [
+                p
+                for p in payouts
+                if not p.frozen and p.status == Payout.Status.PENDING_CLEARANCE and p.clears_at <= now
+            ]
+            _clear_locked(payouts)
+            cleared += len(payouts)
     if cleared:
         transaction.on_commit(payouts_transfer_drain_task.delay)
     return cleared
@@ -220,6 +252,11 @@ def _overdue_for_reconciliation(since: datetime | None, now: datetime) -> bool:
     return since is not None and now - since >= timedelta(hours=_rules()["PAYOUT_RECONCILE_HOURS"])
 
 
+def _lock_payout_order(payout_id: int) -> None:
+    order_id = Payout.objects.filter(pk=payout_id).values_list("order_id", flat=True).get()
+    Order.objects.select_for_update().filter(pk=order_id).values_list("pk", flat=True).get()
+
+
 def payout_transfer(*, payout_id: int, force: bool = False) -> Payout:
     """See `_payout_transfer`; returns the payout as it stands afterwards."""
     return _payout_transfer(payout_id=payout_id, force=force)[0]
@@ -233,7 +270,11 @@ def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bo
     retries a failed payout before its backoff ends."""
     now = timezone.now()
     with transaction.atomic():  # 1. claim
-        payout = Payout.objects.select_for_update().select_related("order").get(pk=payout_id)
+        # The order first, as a dispute locks order -> milestone -> payout.
+        _lock_payout_order(payout_id)
+        payout = Payout.objects.select_for_update(of=("self",)).select_related("order").get(pk=payout_id)
+        if payout.frozen:  # held by a dispute (re-checked under the lock)
+            return payout, False
         retry_due = payout.next_attempt_at is None or payout.next_attempt_at <= now
         # `force` (admin's "Retry transfer now") skips a failed payout's backoff, never the guard
         # on one still transferring: that one may be in flight at the provider right now.
@@ -286,6 +327,7 @@ def _payout_transfer(*, payout_id: int, force: bool = False) -> tuple[Payout, bo
         return payout, False
 
     with transaction.atomic():  # 3. record the outcome, post the ledger
+        _lock_payout_order(payout_id)
         payout = Payout.objects.select_for_update().get(pk=payout_id)
         if payout.status != Payout.Status.TRANSFERRED:
             ledger.post(
@@ -326,7 +368,8 @@ def payouts_transfer_drain(*, now: datetime | None = None, batch: int | None = N
     ids = list(
         Payout.objects.filter(
             Q(status=Payout.Status.AVAILABLE)
-            | Q(status__in=[Payout.Status.FAILED, Payout.Status.TRANSFERRING], next_attempt_at__lte=now)
+            | Q(status__in=[Payout.Status.FAILED, Payout.Status.TRANSFERRING], next_attempt_at__lte=now),
+            frozen=False,
         )
         .order_by("pk")
         .values_list("pk", flat=True)[:batch]
@@ -388,7 +431,9 @@ def dispute_settle_locked(
     payout clearing after CLEARANCE_DAYS), the rest of the price is refunded to the buyer
     (escrow -> refunds payable; a Refund sent after commit with its deterministic key). The
     milestone ends accepted (all to the seller), cancelled (all refunded) or split, and the order
-    goes on with its next milestone or completes. Raises ValidationFailed for an amount outside
+    goes on with its next milestone or completes. An accepted milestone (its money released, the
+    payout frozen by the dispute) is settled from its payout instead: see
+    `_dispute_settle_released_locked`. Raises ValidationFailed for an amount outside
     0..price, InvalidTransition when the milestone is not disputed. Returns (payout, refund)."""
     price = milestone.price_minor
     if isinstance(seller_amount_minor, bool) or not isinstance(seller_amount_minor, int):
@@ -396,6 +441,10 @@ def dispute_settle_locked(
     if not 0 <= seller_amount_minor <= price:
         raise ValidationFailed(
             {"seller_amount_minor": [f"Between 0 and {format_money(price, order.currency)} (the milestone's price)."]}
+        )
+    if milestone.status == S.ACCEPTED:
+        return _dispute_settle_released_locked(
+            order, milestone, seller_amount_minor=seller_amount_minor, now=now, reason=reason
         )
     if milestone.status != S.DISPUTED:
         raise InvalidTransition(f"Milestone {milestone.position + 1} is not under dispute.")
@@ -434,6 +483,111 @@ def dispute_settle_locked(
             payouts_clear_sweep_task.delay_on_commit()
     if refund_amount:
         refund = _refund_owed(order, refund_amount, [milestone.pk], reason=reason)
+    return payout, refund
+
+
+def _lock_payout(milestone: OrderMilestone) -> Payout | None:
+    return Payout.objects.select_for_update().filter(milestone=milestone).first()
+
+
+def payout_freeze_locked(milestone: OrderMilestone) -> Payout:
+    """On rows the caller locked (order, then milestone): lock the accepted milestone's payout
+    and freeze it while it is still pending clearance (no clearance, no transfer until a
+    decision). Raises InvalidTransition, with the reason, once it cleared or was sent."""
+    payout = _lock_payout(milestone)
+    n = milestone.position + 1
+    if payout is None:
+        raise InvalidTransition(f"Milestone {n} has no payout to hold back.")
+    if payout.frozen:
+        raise InvalidTransition(f"The payout of milestone {n} is already held by a dispute.")
+    if payout.status != Payout.Status.PENDING_CLEARANCE:
+        raise InvalidTransition(
+            f"The money of milestone {n} has cleared ({payout.get_status_display().lower()}): "
+            "it can no longer be disputed."
+        )
+    payout.frozen = True
+    payout.save(update_fields=["frozen"])
+    return payout
+
+
+def payout_unfreeze_locked(milestone: OrderMilestone, *, now: datetime) -> Payout | None:
+    """On locked rows (order, milestone): a dispute on an accepted milestone ended with the money
+    to the seller (released, withdrawn, closed). The payout goes on: it clears at its clears_at,
+    at once (and is queued for transfer) when that has passed."""
+    payout = _lock_payout(milestone)
+    if payout is None or not payout.frozen:
+        return payout
+    payout.frozen = False
+    payout.save(update_fields=["frozen"])
+    if payout.status == Payout.Status.PENDING_CLEARANCE and payout.clears_at <= now:
+        _clear_locked([payout])
+        from .tasks import payouts_transfer_drain_task
+
+        transaction.on_commit(payouts_transfer_drain_task.delay)
+    return payout
+
+
+def _dispute_settle_released_locked(
+    order: Order, milestone: OrderMilestone, *, seller_amount_minor: int, now: datetime, reason: str
+) -> tuple[Payout | None, Refund | None]:
+    """A dispute on an accepted milestone decides: `seller_amount_minor` stays with the seller,
+    X = price - that is refunded. The release already moved escrow -> seller pending (net) +
+    revenue (commission), so X is taken back pro rata: the seller's share is floor(net * X /
+    gross) and the commission gives back the rest (the rounding remainder is the platform's:
+    the seller never gives back more than their share), seller pending + revenue -> refunds
+    payable, then one Refund sent after commit (deterministic key). The payout shrinks by the
+    same amounts (cancelled when all is refunded) and is unfrozen; the milestone stays accepted.
+    The payout must still be frozen and pending clearance (InvalidTransition otherwise)."""
+    payout = _lock_payout(milestone)
+    if payout is None or not payout.frozen or payout.status != Payout.Status.PENDING_CLEARANCE:
+        raise InvalidTransition(f"The payout of milestone {milestone.position + 1} is not held by a dispute.")
+    refund_amount = milestone.price_minor - seller_amount_minor
+    if refund_amount > payout.gross_minor:
+        raise ValidationFailed(
+            {"seller_amount_minor": [f"At most {format_money(payout.gross_minor, order.currency)} can be refunded."]}
+        )
+    if refund_amount == 0:
+        return payout_unfreeze_locked(milestone, now=now), None
+    seller_back = payout.amount_minor * refund_amount // payout.gross_minor
+    commission_back = refund_amount - seller_back
+    key = idempotency_key("order", order.pk, "refund", milestone.pk, "disputed")
+    legs = [
+        (ledger.seller_pending(payout.seller_id), seller_back),
+        (ledger.PLATFORM_REVENUE, commission_back),
+        (ledger.refunds_payable(order.pk), -refund_amount),
+    ]
+    ledger.post(
+        kind=K.MILESTONES_REFUNDED,
+        reference=f"{key}-owed",
+        currency=order.currency,
+        order=order,
+        legs=[(account, amount) for account, amount in legs if amount],
+        memo=reason[:200],
+    )
+    payout.gross_minor -= refund_amount
+    payout.commission_minor -= commission_back
+    payout.amount_minor -= seller_back
+    fields = ["gross_minor", "commission_minor", "amount_minor"]
+    if payout.gross_minor == 0:
+        payout.status = Payout.Status.CANCELLED
+        fields.append("status")
+    payout.save(update_fields=fields)
+    refund = Refund.objects.create(
+        order=order,
+        amount_minor=refund_amount,
+        currency=order.currency,
+        milestone_ids=[milestone.pk],
+        reason=reason[:200],
+        idempotency_key=key,
+    )
+    from .tasks import refund_send_task
+
+    refund_send_task.delay_on_commit(refund.pk)
+    if payout.status == Payout.Status.CANCELLED:
+        payout.frozen = False
+        payout.save(update_fields=["frozen"])
+    else:
+        payout = payout_unfreeze_locked(milestone, now=now)
     return payout, refund
 
 

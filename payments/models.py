@@ -183,13 +183,17 @@ class Payout(models.Model):
         TRANSFERRING = "transferring", "Transferring"
         TRANSFERRED = "transferred", "Transferred"
         FAILED = "failed", "Failed (retrying)"
+        CANCELLED = "cancelled", "Cancelled (refunded in a dispute)"
 
+    # A dispute on a payout pending clearance sets `frozen` (the status stays, so unfreezing
+    # resumes exactly where it was); a dispute refunding all of it cancels it.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.PENDING_CLEARANCE: frozenset({Status.AVAILABLE}),
+        Status.PENDING_CLEARANCE: frozenset({Status.AVAILABLE, Status.CANCELLED}),
         Status.AVAILABLE: frozenset({Status.TRANSFERRING}),
         Status.TRANSFERRING: frozenset({Status.TRANSFERRED, Status.FAILED}),
         Status.FAILED: frozenset({Status.TRANSFERRING}),
         Status.TRANSFERRED: frozenset(),
+        Status.CANCELLED: frozenset(),
     }
 
     milestone = models.OneToOneField(OrderMilestone, on_delete=models.PROTECT, related_name="payout")
@@ -201,6 +205,8 @@ class Payout(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING_CLEARANCE)
     clears_at = models.DateTimeField()
+    # Held by an open dispute: no clearance, no transfer (the sweeps lock the row and re-check).
+    frozen = models.BooleanField(default=False)
     transfer_id = models.CharField(max_length=120, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -51,9 +51,12 @@ def test_dispute_open_against_the_auto_release_sweep_ends_in_exactly_one_outcome
         m = OrderMilestone.objects.get(pk=m.pk)
         was_released = LedgerTransaction.objects.filter(reference=f"milestone-{m.pk}-released").count()
         disputed = Dispute.objects.filter(milestone=m).count()
-        assert (was_released, disputed) in ((1, 0), (0, 1)), (m.pk, was_released, disputed)
+        assert disputed == 1 and was_released in (0, 1), (m.pk, was_released, disputed)
         if was_released:
-            assert m.status == S.ACCEPTED and outcomes[i] == "dispute_not_allowed"
+            # Released first: the dispute then freezes its payout, pending clearance.
+            assert m.status == S.ACCEPTED and outcomes[i] == Dispute.Status.AWAITING_RESPONSE
+            assert Dispute.objects.get(milestone=m).frozen_from == S.ACCEPTED
+            assert Payout.objects.get(milestone=m).frozen
             released += 1
         else:
             assert m.status == S.DISPUTED and outcomes[i] == Dispute.Status.AWAITING_RESPONSE
