@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import quote as admin_quote
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import RequestFactory
@@ -45,7 +46,11 @@ MONEY_MODELS = [Order, Payment, LedgerTransaction, WebhookEvent, Receipt]
 
 
 def admin_url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+    # Primary keys are quoted as admin quotes them in its own links: a string pk such as the local
+    # provider's "pi_local_12ab..." would otherwise be read back with "_12" as an escape.
+    return reverse(
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=[admin_quote(a) for a in args]
+    )
 
 
 @pytest.fixture
