@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -28,6 +29,14 @@ DECISIONS = {
     "request_info": "Ask for more information",
     "close": "Close without a decision",
 }
+# A decision waiting for a second admin (above DISPUTE_APPROVAL_ABOVE_MINOR).
+APPROVALS = {
+    "approve": "Approve the decision",
+    "reject": "Reject the decision",
+}
+MONEY_DECISIONS = ("release", "refund", "split")
+DECIDE_PERM = "disputes.change_dispute"
+APPROVE_PERM = "disputes.approve_decision"
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -86,6 +95,10 @@ class DecisionForm(forms.Form):
         max_value=100,
         help_text="Split: or a whole percentage to the seller (rounded down)",
     )
+
+
+class ApprovalForm(forms.Form):
+    note = forms.CharField(widget=forms.Textarea, help_text="Kept with the decision and shown in the audit.")
 
 
 class MessageInline(ReadOnlyInline):
@@ -155,19 +168,36 @@ class DisputeAdmin(ReadOnlyAdmin):
         "resolution_note",
         "resolved_by",
         "resolved_at",
+        "pending_decision",
+        "approved_by",
+        "approved_at",
         "created_at",
         "ledger",
         "decide",
+        "approval",
     ]
     fields = readonly_fields
     inlines = [MessageInline, EvidenceInline, OfferInline, EventInline]
     actions = ["decide_action"]
 
+    # Nothing here is edited (no Save button, money and statuses read-only): the page needs the
+    # view permission; the decision buttons need change_dispute, approving approve_decision.
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
+    def _without(self, request, names: list[str]) -> list[str]:
+        hidden = set()
+        if not request.user.has_perm(DECIDE_PERM):
+            hidden.add("decide")
+        if not request.user.has_perm(APPROVE_PERM):
+            hidden.add("approval")
+        return [n for n in names if n not in hidden]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._without(request, list(super().get_readonly_fields(request, obj)))
+
+    def get_fields(self, request, obj=None):
+        return self._without(request, list(super().get_fields(request, obj)))
 
     @admin.display(description="order")
     def order_link(self, d):
@@ -200,15 +230,35 @@ class DisputeAdmin(ReadOnlyAdmin):
         ]
         return format_html_join("\n", "<div><code>{}</code>: {}</div>", rows) or "-"
 
+    @admin.display(description="decision waiting for approval")
+    def pending_decision(self, d):
+        if not d.has_pending_decision:
+            return "-"
+        cur = d.order.currency
+        return (
+            f"{d.get_pending_action_display()}: {format_money(d.pending_seller_amount_minor, cur)} to the seller, "
+            f"{format_money(d.pending_refund_amount_minor, cur)} refunded; proposed by {d.proposed_by} "
+            f"on {timezone.localtime(d.proposed_at):%b %-d, %H:%M}: {d.pending_note}"
+        )
+
+    def _buttons(self, d, choices: dict[str, str]):
+        return format_html_join(
+            " ",
+            '<a class="button" href="{}">{}</a>',
+            ((reverse("admin:disputes_dispute_decide", args=[d.pk, key]), label) for key, label in choices.items()),
+        )
+
     @admin.display(description="decision")
     def decide(self, d):
         if not d.is_active:
             return "-"
-        return format_html_join(
-            " ",
-            '<a class="button" href="{}">{}</a>',
-            ((reverse("admin:disputes_dispute_decide", args=[d.pk, key]), label) for key, label in DECISIONS.items()),
-        )
+        if d.has_pending_decision:  # no second money decision while one waits
+            return self._buttons(d, {k: v for k, v in DECISIONS.items() if k not in MONEY_DECISIONS})
+        return self._buttons(d, DECISIONS)
+
+    @admin.display(description="approval")
+    def approval(self, d):
+        return self._buttons(d, APPROVALS) if d.has_pending_decision else "-"
 
     def get_urls(self):
         return [
@@ -228,19 +278,27 @@ class DisputeAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[queryset.get().pk]))
 
     def decide_view(self, request, dispute_id: int, decision: str):
-        if not self.has_view_permission(request) or decision not in DECISIONS:
+        if decision not in DECISIONS and decision not in APPROVALS:
             return HttpResponseRedirect(reverse("admin:disputes_dispute_changelist"))
+        needed = APPROVE_PERM if decision in APPROVALS else DECIDE_PERM
+        if not self.has_view_permission(request) or not request.user.has_perm(needed):
+            raise PermissionDenied
         d = get_object_or_404(Dispute.objects.select_related("order", "milestone"), pk=dispute_id)
-        form = DecisionForm(request.POST or None)
+        label = APPROVALS.get(decision) or DECISIONS[decision]
+        form = (ApprovalForm if decision in APPROVALS else DecisionForm)(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                if decision == "request_info":
+                if decision == "approve":
+                    d = services.dispute_decision_approve(dispute_id=d.pk, admin=request.user, note=data["note"])
+                elif decision == "reject":
+                    services.dispute_decision_reject(dispute_id=d.pk, admin=request.user, note=data["note"])
+                elif decision == "request_info":
                     services.dispute_request_info(dispute_id=d.pk, admin=request.user, note=data["note"])
                 elif decision == "close":
                     services.dispute_close(dispute_id=d.pk, admin=request.user, note=data["note"])
                 else:
-                    services.dispute_resolve(
+                    d = services.dispute_resolve(
                         dispute_id=d.pk,
                         admin=request.user,
                         action=decision,
@@ -254,11 +312,18 @@ class DisputeAdmin(ReadOnlyAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
             else:
-                self.message_user(request, f"Dispute {d.pk}: {DECISIONS[decision].lower()} done.", messages.SUCCESS)
+                if decision in MONEY_DECISIONS and d.has_pending_decision:
+                    done = "recorded: it waits for a second admin's approval before money moves"
+                else:
+                    done = "done"
+                self.message_user(request, f"Dispute {d.pk}: {label.lower()} {done}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
+        title = label
+        if decision in APPROVALS:
+            title = f"{label}: {self.pending_decision(d)}"
         context = {
             **self.admin_site.each_context(request),
-            "title": DECISIONS[decision],
+            "title": title,
             "dispute": d,
             "form": form,
             "at_stake": format_money(d.milestone.price_minor, d.order.currency),

@@ -73,10 +73,25 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes_resolved"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # A decision above DISPUTE_APPROVAL_ABOVE_MINOR waits here for a second admin (no money moves
+    # until then); approving it resolves the dispute, rejecting it clears these fields.
+    pending_action = models.CharField(max_length=10, choices=Action, blank=True)
+    pending_seller_amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    pending_refund_amount_minor = models.PositiveIntegerField(null=True, blank=True)
+    pending_note = models.TextField(max_length=5000, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    proposed_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("approve_decision", "Can approve or reject a dispute decision awaiting a second admin")]
         constraints = [
             models.UniqueConstraint(
                 fields=["milestone"],
@@ -92,6 +107,10 @@ class Dispute(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def has_pending_decision(self) -> bool:
+        return self.is_active and bool(self.pending_action)
 
 
 class DisputeEvent(models.Model):

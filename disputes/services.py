@@ -491,13 +491,22 @@ def dispute_resolve(
 ) -> Dispute:
     """An admin decides: release (all to the seller), refund (all to the buyer) or split (an
     amount, or a percentage rounded down, to the seller; the rest refunded). A note is required;
-    a split never exceeds the milestone's price. Resolving a resolved dispute again is refused."""
+    a split never exceeds the milestone's price. Resolving a resolved dispute again is refused.
+
+    With more than DISPUTE_APPROVAL_ABOVE_MINOR at stake (the milestone's price) the decision is
+    only recorded (pending_*, proposed_by/at, a "decision proposed" event; the dispute goes to or
+    stays under review) and no money moves until another admin approves it
+    (dispute_decision_approve) or rejects it (dispute_decision_reject). While one waits, another
+    decision is refused (DisputeClosed)."""
     note = _note(note)
     if not admin.is_staff:
         raise NotFound("No such dispute.")
     with transaction.atomic():
         lk = _lock(dispute_id)
-        _active(lk.dispute)
+        d = lk.dispute
+        _active(d)
+        if d.pending_action:
+            raise DisputeClosed("A decision on this dispute is waiting for a second admin: approve or reject it first.")
         price = lk.milestone.price_minor
         if action == Dispute.Action.RELEASE:
             amount = price
@@ -508,7 +517,94 @@ def dispute_resolve(
         else:
             raise ValidationFailed({"action": ["Release, refund or split."]})
         _check_amount(lk.milestone, lk.order.currency, amount)
-        return _resolve(lk, seller_amount=amount, action=action, actor=admin, note=note)
+        if price <= _rules()["DISPUTE_APPROVAL_ABOVE_MINOR"]:
+            return _resolve(lk, seller_amount=amount, action=action, actor=admin, note=note)
+        d.pending_action, d.pending_note = action, note
+        d.pending_seller_amount_minor, d.pending_refund_amount_minor = amount, price - amount
+        d.proposed_by, d.proposed_at = admin, timezone.now()
+        d.approved_by, d.approved_at = None, None
+        d.save(
+            update_fields=[
+                "pending_action",
+                "pending_note",
+                "pending_seller_amount_minor",
+                "pending_refund_amount_minor",
+                "proposed_by",
+                "proposed_at",
+                "approved_by",
+                "approved_at",
+            ]
+        )
+        cur = lk.order.currency
+        summary = (
+            f"{Dispute.Action(action).label}: {format_money(amount, cur)} to the seller, "
+            f"{format_money(price - amount, cur)} refunded. {note}"
+        )
+        if not _change_status(d, DS.UNDER_REVIEW, actor=admin, action="decision proposed", note=summary):
+            _event(d, actor=admin, frm=d.status, to=d.status, action="decision proposed", note=summary)
+        return d
+
+
+def _approver(admin: User) -> None:
+    if not admin.is_staff:
+        raise NotFound("No such dispute.")
+    if not admin.has_perm("disputes.approve_decision"):
+        raise DisputeNotAllowed("You do not have the permission to approve or reject dispute decisions.")
+
+
+def _pending(d: Dispute) -> None:
+    _active(d)
+    if not d.pending_action:
+        raise DisputeClosed("No decision on this dispute is waiting for approval.")
+
+
+def dispute_decision_approve(*, dispute_id: int, admin: User, note: str) -> Dispute:
+    """A second admin (staff with disputes.approve_decision, not the proposer) approves the
+    decision waiting on the dispute: the money moves as dispute_resolve would have moved it, and
+    the resolution note keeps both admins' notes. The proposer approving is refused
+    (DisputeNotAllowed); so is a dispute with nothing waiting (DisputeClosed)."""
+    note = _note(note)
+    _approver(admin)
+    with transaction.atomic():
+        lk = _lock(dispute_id)
+        d = lk.dispute
+        _pending(d)
+        if d.proposed_by_id == admin.pk:
+            raise DisputeNotAllowed("A second admin approves this decision: you proposed it.")
+        amount = _check_amount(lk.milestone, lk.order.currency, d.pending_seller_amount_minor)
+        now = timezone.now()
+        d.approved_by, d.approved_at = admin, now
+        d.save(update_fields=["approved_by", "approved_at"])
+        _event(d, actor=admin, frm=d.status, to=d.status, action="decision approved", note=note)
+        both = f"{d.pending_note}\nApproved by {admin.get_username()}: {note}"
+        return _resolve(lk, seller_amount=amount, action=d.pending_action, actor=admin, note=both)
+
+
+def dispute_decision_reject(*, dispute_id: int, admin: User, note: str) -> Dispute:
+    """An admin with disputes.approve_decision rejects the decision waiting on the dispute (the
+    proposer may, to take it back): nothing moves, the dispute stays active for a new decision."""
+    note = _note(note)
+    _approver(admin)
+    with transaction.atomic():
+        lk = _lock(dispute_id)
+        d = lk.dispute
+        _pending(d)
+        rejected = f"{d.get_pending_action_display()} proposed by {d.proposed_by.get_username()} rejected: {note}"
+        d.pending_action, d.pending_note = "", ""
+        d.pending_seller_amount_minor = d.pending_refund_amount_minor = None
+        d.proposed_by = d.proposed_at = None
+        d.save(
+            update_fields=[
+                "pending_action",
+                "pending_note",
+                "pending_seller_amount_minor",
+                "pending_refund_amount_minor",
+                "proposed_by",
+                "proposed_at",
+            ]
+        )
+        _event(d, actor=admin, frm=d.status, to=d.status, action="decision rejected", note=rejected)
+    return d
 
 
 def dispute_request_info(*, dispute_id: int, admin: User, note: str) -> Dispute:

@@ -253,6 +253,9 @@ MARKETPLACE.update(
         "SWEEP_SHARDS": int(os.environ.get("SWEEP_SHARDS", "2")),
         # The other party's time to answer a dispute before an admin reviews it.
         "DISPUTE_RESPONSE_DAYS": int(os.environ.get("DISPUTE_RESPONSE_DAYS", "5")),
+        # An admin's decision on a dispute with more than this at stake (minor units) waits for a
+        # second admin's approval before money moves.
+        "DISPUTE_APPROVAL_ABOVE_MINOR": int(os.environ.get("DISPUTE_APPROVAL_ABOVE_MINOR", "50000")),
     }
 )
 
