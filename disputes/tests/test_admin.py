@@ -9,16 +9,11 @@ from disputes.models import Dispute, DisputeEvent
 from disputes.tests.helpers import assert_dispute_books, open_dispute
 from milestones.models import OrderMilestone
 from payments.models import Payout, Refund
-from payments.tests.test_lifecycle import deliver, fresh, milestones_of, paid_order, pin_rules
+from payments.tests.test_lifecycle import deliver, fresh, milestones_of, paid_order
 
 pytestmark = pytest.mark.django_db
 
 S = OrderMilestone.Status
-
-
-@pytest.fixture(autouse=True)
-def _rules(settings):
-    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
 
 
 @pytest.fixture

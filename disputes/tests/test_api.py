@@ -10,45 +10,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from disputes.models import Dispute, SettlementOffer
 from disputes.tests.helpers import assert_dispute_books, open_dispute
 from gigs.tests.factories import UserFactory
-from milestones.models import Order, OrderMilestone
+from milestones.models import OrderMilestone
 from payments.models import Payout, Refund
-from payments.tests.test_lifecycle import NOW, PRICES, deliver, fresh, milestones_of, paid_order, pin_rules
+from payments.tests.test_lifecycle import NOW, PRICES, deliver, fresh, milestones_of, paid_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books")]
 
 S = OrderMilestone.Status
 DS = Dispute.Status
-
-
-@pytest.fixture(autouse=True)
-def _rules(settings):
-    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
-
-
-@pytest.fixture
-def clock():
-    import time_machine
-
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _books(db):
-    yield
-    assert_dispute_books()
-
-
-@pytest.fixture
-def order(clock) -> Order:
-    return paid_order()
-
-
-@pytest.fixture
-def delivered(order) -> OrderMilestone:
-    m1 = milestones_of(order)[0]
-    deliver(m1)
-    return fresh(m1)
 
 
 @pytest.fixture

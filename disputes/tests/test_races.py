@@ -13,18 +13,13 @@ from milestones.models import OrderMilestone
 from payments import lifecycle
 from payments.models import LedgerTransaction, Payout
 from payments.tests.factories import gig_with_plan
-from payments.tests.test_lifecycle import deliver, milestones_of, paid_order, pin_rules
+from payments.tests.test_lifecycle import deliver, milestones_of, paid_order
 from payments.tests.test_lifecycle_races import refused
 from payments.tests.test_races import race, stagger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 S = OrderMilestone.Status
-
-
-@pytest.fixture(autouse=True)
-def _rules(settings):
-    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
 
 
 def test_dispute_open_against_the_auto_release_sweep_ends_in_exactly_one_outcome():

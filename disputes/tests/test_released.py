@@ -10,15 +10,14 @@ import pytest
 from disputes import services
 from disputes.exceptions import DisputeNotAllowed
 from disputes.models import Dispute
-from disputes.tests.helpers import assert_dispute_books, open_dispute
-from gigs.tests.factories import UserFactory
+from disputes.tests.helpers import open_dispute
 from milestones.models import Order, OrderMilestone
 from payments import ledger, lifecycle
 from payments.keys import idempotency_key
 from payments.models import LedgerTransaction, LocalRefund, Payout, Refund
 from payments.tests.test_lifecycle import NOW, accept, deliver, fresh, milestones_of, owed, paid_order, pin_rules
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books")]
 
 S = OrderMilestone.Status
 P = Payout.Status
@@ -29,20 +28,6 @@ NET, COMMISSION, PRICE = 1600, 400, 2000  # milestone 1 of gig_with_plan, 20 % c
 def _rules(settings):
     # A high approval threshold: these decisions move money at once.
     pin_rules(settings, DISPUTE_RESPONSE_DAYS=5, DISPUTE_APPROVAL_ABOVE_MINOR=10**9)
-
-
-@pytest.fixture
-def clock():
-    import time_machine
-
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _books(db):
-    yield
-    assert_dispute_books()
 
 
 @pytest.fixture
@@ -58,11 +43,6 @@ def accepted(order) -> OrderMilestone:
     deliver(m1)
     accept(m1)
     return fresh(m1)
-
-
-@pytest.fixture
-def staff():
-    return UserFactory(is_staff=True)
 
 
 def payout_of(m: OrderMilestone) -> Payout:

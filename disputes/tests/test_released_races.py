@@ -13,16 +13,11 @@ from disputes.tests.helpers import assert_dispute_books, open_dispute
 from payments import ledger, lifecycle
 from payments.models import LedgerTransaction, Payout
 from payments.tests.factories import gig_with_plan
-from payments.tests.test_lifecycle import accept, deliver, milestones_of, paid_order, pin_rules
+from payments.tests.test_lifecycle import accept, deliver, milestones_of, paid_order
 from payments.tests.test_lifecycle_races import refused
 from payments.tests.test_races import race, stagger
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _rules(settings):
-    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
 
 
 def test_dispute_open_against_the_clearance_sweep_ends_in_exactly_one_outcome():

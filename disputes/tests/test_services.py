@@ -15,7 +15,7 @@ from disputes.exceptions import (
 )
 from disputes.models import Dispute, DisputeEvent, DisputeEvidence, SettlementOffer
 from disputes.tasks import disputes_response_window_sweep_task
-from disputes.tests.helpers import assert_dispute_books, open_dispute
+from disputes.tests.helpers import open_dispute
 from gigs.tests.factories import UserFactory
 from marketplace.exceptions import NotFound, ValidationFailed
 from milestones.models import Notification, Order, OrderEvent, OrderMilestone
@@ -30,51 +30,13 @@ from payments.tests.test_lifecycle import (
     deliver,
     fresh,
     milestones_of,
-    paid_order,
-    pin_rules,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("books")]
 
 S = OrderMilestone.Status
 DS = Dispute.Status
 K = LedgerTransaction.Kind
-
-
-@pytest.fixture(autouse=True)
-def _rules(settings):
-    pin_rules(settings, DISPUTE_RESPONSE_DAYS=5)
-
-
-@pytest.fixture
-def clock():
-    import time_machine
-
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture(autouse=True)
-def _books(db):
-    yield
-    assert_dispute_books()
-
-
-@pytest.fixture
-def order(clock) -> Order:
-    return paid_order()
-
-
-@pytest.fixture
-def delivered(order) -> OrderMilestone:
-    m1 = milestones_of(order)[0]
-    deliver(m1)
-    return fresh(m1)
-
-
-@pytest.fixture
-def staff():
-    return UserFactory(is_staff=True)
 
 
 def events(d: Dispute) -> list[tuple[str, str, str]]:
