@@ -71,7 +71,7 @@ def insert_rows(
             extra[i] = extra_values[i]()
         return (*row, *extra)
 
-    rows = [complete(row) for row in rows] if extra_names else [tuple(row) for row in rows]
+    rows = [complete(row) for row in rows] if extra_names else list(rows)
     if not rows:
         return 0
     if connection.vendor != "postgresql":
@@ -81,7 +81,8 @@ def insert_rows(
         return len(rows)
 
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(_field_name(model, n)).column) for n in names)
+    # get_field() knows attnames ("order_id") too.
+    columns = ", ".join(connection.ops.quote_name(model._meta.get_field(n).column) for n in names)
     with connection.cursor() as cursor, connection.wrap_database_errors:  # IntegrityError etc., as Django raises
         target = table
         if ignore_conflicts:
@@ -99,10 +100,3 @@ def insert_rows(
         if ignore_conflicts:
             cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} ON CONFLICT DO NOTHING")  # noqa: S608
     return len(rows)
-
-
-def _field_name(model: type[models.Model], attname: str) -> str:
-    for field in model._meta.concrete_fields:
-        if field.attname == attname:
-            return field.name
-    raise LookupError(f"{model.__name__} has no column {attname!r}")

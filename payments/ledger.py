@@ -115,30 +115,28 @@ def post_many(postings: list[Posting]) -> int:
     if not postings:
         return 0
     ids = reserve_ids(LedgerTransaction, len(postings))
-    if ids is not None:  # PostgreSQL: COPY, ids reserved first so the entries can point at them
+    if ids is not None:  # PostgreSQL: ids reserved first, so the entries can point at them
         insert_rows(
             LedgerTransaction,
             ["id", "kind", "reference", "order_id", "memo"],
             [(pk, p.kind, p.reference, p.order_id, p.memo) for pk, p in zip(ids, postings, strict=True)],
         )
-        insert_rows(
-            LedgerEntry,
-            ["transaction_id", "account", "amount_minor", "currency"],
-            [
-                (pk, account, amount, p.currency)
-                for pk, p in zip(ids, postings, strict=True)
-                for account, amount in p.legs
-                if amount
-            ],
-        )
-        return len(ids)
-    txns = LedgerTransaction.objects.bulk_create(
-        LedgerTransaction(kind=p.kind, reference=p.reference, order_id=p.order_id, memo=p.memo) for p in postings
+    else:  # other databases return the new ids from the insert
+        ids = [
+            txn.pk
+            for txn in LedgerTransaction.objects.bulk_create(
+                LedgerTransaction(kind=p.kind, reference=p.reference, order_id=p.order_id, memo=p.memo)
+                for p in postings
+            )
+        ]
+    insert_rows(
+        LedgerEntry,
+        ["transaction_id", "account", "amount_minor", "currency"],
+        [
+            (pk, account, amount, p.currency)
+            for pk, p in zip(ids, postings, strict=True)
+            for account, amount in p.legs
+            if amount
+        ],
     )
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(transaction_id=txn.pk, account=account, amount_minor=amount, currency=p.currency)
-        for txn, p in zip(txns, postings, strict=True)
-        for account, amount in p.legs
-        if amount
-    )
-    return len(txns)
+    return len(ids)
