@@ -1,6 +1,9 @@
 """Disputes over an order's milestone: the parties' statements, messages, evidence and settlement
 offers, and an admin's decision. Opening one freezes the milestone (milestones.lifecycle); the
-decision moves its money (payments.lifecycle.dispute_settle_locked). Only services write here."""
+decision moves its money (payments.lifecycle.dispute_settle_locked). Chargebacks (kind
+"chargeback": the buyer disputed the card payment with their bank, reported by the provider's
+charge.dispute.* events) concern the whole order: they hold its unreleased milestones
+(DisputeHold) until the card network decides (disputes.chargebacks). Only services write here."""
 
 import uuid
 
@@ -11,6 +14,10 @@ from milestones.models import Order, OrderMilestone
 
 
 class Dispute(models.Model):
+    class Kind(models.TextChoices):
+        MILESTONE = "milestone", "Milestone dispute"
+        CHARGEBACK = "chargeback", "Chargeback"
+
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         AWAITING_RESPONSE = "awaiting_response", "Awaiting response"
@@ -39,6 +46,11 @@ class Dispute(models.Model):
         SPLIT = "split", "Split"
         SETTLED = "settled", "Settled by the parties"
         CLOSED = "closed", "Closed without a decision"
+        # Chargebacks: the card network's decision.
+        WON = "won", "Chargeback won"
+        LOST = "lost", "Chargeback lost"
+        # A milestone dispute ended because a lost chargeback refunded the milestone.
+        CHARGEBACK = "chargeback", "Settled by a chargeback"
 
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.OPEN: frozenset({Status.AWAITING_RESPONSE, Status.UNDER_REVIEW, Status.RESOLVED, Status.WITHDRAWN}),
@@ -50,8 +62,12 @@ class Dispute(models.Model):
     }
     ACTIVE = frozenset({Status.OPEN, Status.AWAITING_RESPONSE, Status.UNDER_REVIEW})
 
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.MILESTONE)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
-    milestone = models.ForeignKey(OrderMilestone, on_delete=models.PROTECT, related_name="disputes")
+    # Required unless a chargeback (which concerns the whole order: see DisputeHold).
+    milestone = models.ForeignKey(
+        OrderMilestone, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes"
+    )
     opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disputes_opened")
     reason = models.CharField(max_length=20, choices=Reason)
     description = models.TextField(max_length=5000)
@@ -64,7 +80,7 @@ class Dispute(models.Model):
     response_due_at = models.DateTimeField(null=True, blank=True)
     # The milestone's status when the dispute froze it: a dispute ended without a decision
     # (withdrawn, closed) resumes it there.
-    frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status)
+    frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status, blank=True)
     resolution_action = models.CharField(max_length=10, choices=Action, blank=True)
     seller_amount_minor = models.PositiveIntegerField(null=True, blank=True)
     refund_amount_minor = models.PositiveIntegerField(null=True, blank=True)
@@ -87,6 +103,17 @@ class Dispute(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Chargebacks: the provider's dispute (Stripe du_..., or the local provider's) as last
+    # reported. provider_state_as_of is the `created` (Unix seconds) of the event whose status is
+    # stored: an older event never replaces it, and a final status (won, lost) never changes.
+    provider_dispute_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    provider_charge_id = models.CharField(max_length=64, blank=True)
+    provider_status = models.CharField(max_length=32, blank=True)
+    provider_reason = models.CharField(max_length=64, blank=True)
+    provider_state_as_of = models.BigIntegerField(default=0)
+    amount_minor = models.PositiveIntegerField(null=True, blank=True, help_text="The disputed amount.")
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    evidence_submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -97,6 +124,14 @@ class Dispute(models.Model):
                 fields=["milestone"],
                 condition=models.Q(status__in=["open", "awaiting_response", "under_review"]),
                 name="dispute_one_active_per_milestone",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="chargeback") | models.Q(milestone__isnull=False),
+                name="dispute_milestone_unless_chargeback",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="milestone") | models.Q(provider_dispute_id__isnull=False),
+                name="dispute_chargeback_has_provider_id",
             ),
         ]
         indexes = [models.Index(fields=["status", "response_due_at"], name="dispute_status_due")]
@@ -111,6 +146,60 @@ class Dispute(models.Model):
     @property
     def has_pending_decision(self) -> bool:
         return self.is_active and bool(self.pending_action)
+
+    @property
+    def is_chargeback(self) -> bool:
+        return self.kind == self.Kind.CHARGEBACK
+
+
+class DisputeHold(models.Model):
+    """A milestone a chargeback holds: what it was when the chargeback arrived, so that a won
+    chargeback resumes it there and a lost one settles it. Unreleased milestones in work are
+    frozen (`disputed`); a milestone not started (`locked`) is recorded as it is (it cannot start
+    while the ones before it are frozen); an accepted milestone whose payout is pending clearance
+    has its payout frozen. One already frozen by a milestone dispute is recorded with that
+    dispute (`party_dispute`): it stays that dispute's to unfreeze."""
+
+    class Outcome(models.TextChoices):
+        HELD = "", "Held"
+        RESUMED = "resumed", "Resumed"
+        REFUNDED = "refunded", "Refunded by the chargeback"
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="holds")
+    milestone = models.ForeignKey(OrderMilestone, on_delete=models.PROTECT, related_name="chargeback_holds")
+    frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status)
+    # The chargeback froze the payout (pending clearance) itself, and unfreezes it.
+    payout_frozen = models.BooleanField(default=False)
+    party_dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    outcome = models.CharField(max_length=10, choices=Outcome, blank=True, default=Outcome.HELD)
+    amount_minor = models.PositiveIntegerField(default=0, help_text="Refunded by the chargeback.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["milestone__position", "id"]
+        constraints = [models.UniqueConstraint(fields=["dispute", "milestone"], name="dispute_hold_once")]
+
+    def __str__(self) -> str:
+        return f"Hold of {self.milestone} by dispute {self.dispute_id} ({self.get_outcome_display()})"
+
+
+class DisputeEvidenceSubmission(models.Model):
+    """Evidence an admin sent to the provider for a chargeback (Stripe's evidence fields, submitted
+    with submit=True): the audit of what was sent, by whom, and the provider's answer."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="evidence_submissions")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    evidence = models.JSONField()
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    provider_status = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Evidence for dispute {self.dispute_id} ({self.created_at:%Y-%m-%d})"
 
 
 class DisputeEvent(models.Model):

@@ -23,7 +23,9 @@ from milestones.exceptions import InvalidTransition
 from milestones.models import Order, OrderMilestone
 from milestones.notifications import notify, notify_parties
 from payments import lifecycle as money
+from payments.models import Payout
 
+from .chargebacks import active_hold, hand_over_locked
 from .exceptions import DisputeAlreadyOpen, DisputeClosed, DisputeNotAllowed, ResponseWindowOver, SettlementRefused
 from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeMessage, SettlementOffer
 
@@ -67,9 +69,13 @@ class Locked:
 
 def _lock(dispute_id: int) -> Locked:
     """Lock the dispute's order, then its milestone, then the dispute."""
-    m_id = Dispute.objects.filter(pk=dispute_id).values_list("milestone_id", flat=True).first()
-    if m_id is None:
+    row = Dispute.objects.filter(pk=dispute_id).values_list("milestone_id", "kind").first()
+    if row is None:
         raise NotFound("No such dispute.")
+    m_id, kind = row
+    if kind == Dispute.Kind.CHARGEBACK:
+        # The card issuer decides a chargeback (disputes.chargebacks), not the parties or an admin.
+        raise DisputeClosed("This is a chargeback: the card issuer decides it, from the provider's events.")
     order, m = states.lock_order_and_milestone(milestone_id=m_id)
     dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
     return Locked(order, m, dispute)
@@ -268,8 +274,14 @@ def _check_amount(m: OrderMilestone, currency: str, amount, field: str = "seller
 def _resolve(
     lk: Locked, *, seller_amount: int, action: str, actor: User | None, note: str, kind: str = "dispute_resolved"
 ) -> Dispute:
-    """On locked rows: settle the milestone's money and mark the dispute resolved."""
+    """On locked rows: settle the milestone's money and mark the dispute resolved. Refused while a
+    chargeback holds the milestone: the card issuer may give the buyer the money back meanwhile."""
     d, now = lk.dispute, timezone.now()
+    if active_hold(lk.milestone.pk) is not None:
+        raise DisputeClosed(
+            f"A chargeback on order #{lk.order.pk} holds this milestone: its money is decided once the card "
+            "issuer decides the chargeback."
+        )
     money.dispute_settle_locked(
         lk.order,
         lk.milestone,
@@ -395,7 +407,9 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
     """On locked rows: the dispute ends without moving money; the milestone resumes where it was
     frozen (a delivery with a fresh review window)."""
     d, now = lk.dispute, timezone.now()
-    if d.frozen_from == MS.ACCEPTED:
+    if hand_over_locked(d):
+        pass  # a chargeback holds the milestone too: it stays frozen, the chargeback resumes it
+    elif d.frozen_from == MS.ACCEPTED:
         money.payout_unfreeze_locked(lk.milestone, now=now)
     else:
         states.milestone_unfreeze_locked(
@@ -558,6 +572,39 @@ def _pending(d: Dispute) -> None:
         raise DisputeClosed("No decision on this dispute is waiting for approval.")
 
 
+def _still_at_stake(lk: Locked) -> None:
+    """Approval re-checks, on the locked rows, what the proposer decided on: the milestone is
+    still frozen by this dispute (disputed; or accepted with its payout frozen and pending
+    clearance), and the waiting amounts still add up to the price with no more refunded than is
+    held. Raises DisputeNotAllowed saying what changed; the decision stays waiting (reject it)."""
+    d, m = lk.dispute, lk.milestone
+    n = m.position + 1
+    seller, refund = d.pending_seller_amount_minor, d.pending_refund_amount_minor
+    if seller is None or refund is None or seller + refund != m.price_minor:
+        raise DisputeNotAllowed(
+            f"The decision waiting does not add up to milestone {n}'s price any more "
+            f"({format_money(m.price_minor, lk.order.currency)}): reject it and decide again."
+        )
+    if d.frozen_from == MS.ACCEPTED:
+        payout = Payout.objects.filter(milestone=m).first()
+        if payout is None or not payout.frozen or payout.status != Payout.Status.PENDING_CLEARANCE:
+            state = payout.get_status_display().lower() if payout else "gone"
+            raise DisputeNotAllowed(
+                f"The payout of milestone {n} is no longer held by this dispute ({state}): the decision cannot be "
+                "approved; reject it."
+            )
+        if refund > payout.gross_minor:
+            raise DisputeNotAllowed(
+                f"The decision refunds {format_money(refund, lk.order.currency)}, but only "
+                f"{format_money(payout.gross_minor, lk.order.currency)} of milestone {n} is held: reject it."
+            )
+    elif m.status != MS.DISPUTED:
+        raise DisputeNotAllowed(
+            f"Milestone {n} is {m.get_status_display().lower()}, no longer frozen by this dispute: the decision "
+            "cannot be approved; reject it."
+        )
+
+
 def dispute_decision_approve(*, dispute_id: int, admin: User, note: str) -> Dispute:
     """A second admin (staff with disputes.approve_decision, not the proposer) approves the
     decision waiting on the dispute: the money moves as dispute_resolve would have moved it, and
@@ -572,6 +619,7 @@ def dispute_decision_approve(*, dispute_id: int, admin: User, note: str) -> Disp
         if d.proposed_by_id == admin.pk:
             raise DisputeNotAllowed("A second admin approves this decision: you proposed it.")
         amount = _check_amount(lk.milestone, lk.order.currency, d.pending_seller_amount_minor)
+        _still_at_stake(lk)
         now = timezone.now()
         d.approved_by, d.approved_at = admin, now
         d.save(update_fields=["approved_by", "approved_at"])

@@ -140,3 +140,76 @@ def post_many(postings: list[Posting]) -> int:
         ],
     )
     return len(ids)
+
+
+# --- chargebacks (provider disputes) ------------------------------------------------------------
+# The card network takes the disputed amount (and the provider's dispute fee) out of the platform
+# balance while the dispute runs, and gives it back if the platform wins.
+CHARGEBACK_FEES = "chargeback_fees"  # expense: the provider's dispute fees (net of any given back)
+CHARGEBACK_LOSSES = "chargeback_losses"  # expense: what a lost chargeback took beyond the held money
+
+# Ledger kinds of the chargeback postings (LedgerTransaction.kind is free text up to 32).
+KIND_CHARGEBACK_FUNDS = "chargeback_funds"
+KIND_CHARGEBACK_REFUNDED = "chargeback_refunded"
+KIND_CHARGEBACK_LOSS = "chargeback_loss"
+
+
+def chargeback(order_id: int) -> str:
+    """Debit-normal: what the card network holds of the order's charge during a chargeback
+    (withdrawn, not reinstated), until a lost chargeback settles it against the held money."""
+    return f"chargeback:{order_id}"
+
+
+def post_chargeback_funds(
+    *, order: Order, dispute_ref: str, balance_txn_id: str, amount_minor: int, fee_minor: int, currency: str
+) -> tuple[LedgerTransaction, bool]:
+    """One provider balance transaction of a dispute: `amount_minor` signed as the provider
+    reports it (negative: funds withdrawn, positive: reinstated) and its `fee_minor` (positive:
+    the dispute fee charged, negative: given back). platform_cash moves by the net
+    (amount - fee), chargeback:<order> by the amount, chargeback_fees by the fee. Idempotent on
+    the balance transaction's id: any event listing it posts it once."""
+    return post(
+        kind=KIND_CHARGEBACK_FUNDS,
+        reference=f"chargeback-{dispute_ref}-{balance_txn_id}",
+        order=order,
+        currency=currency,
+        legs=[
+            (PLATFORM_CASH, amount_minor - fee_minor),
+            (chargeback(order.pk), -amount_minor),
+            (CHARGEBACK_FEES, fee_minor),
+        ],
+        memo=f"Chargeback {dispute_ref}: {'reinstated' if amount_minor > 0 else 'withdrawn'} ({balance_txn_id})",
+    )
+
+
+def post_chargeback_refunded(
+    *, order: Order, dispute_ref: str, milestone_id: int, legs_from: list[tuple[str, int]]
+) -> tuple[LedgerTransaction, bool]:
+    """A lost chargeback refunded a held milestone's money: `legs_from` are the accounts that held
+    it (escrow:<order> for unreleased money; seller_pending and platform_revenue for a payout
+    pending clearance), each debited, and chargeback:<order> is credited their sum. Once per
+    dispute and milestone."""
+    legs = [(account, amount) for account, amount in legs_from if amount]
+    return post(
+        kind=KIND_CHARGEBACK_REFUNDED,
+        reference=f"chargeback-{dispute_ref}-milestone-{milestone_id}-refunded",
+        order=order,
+        currency=order.currency,
+        legs=[*legs, (chargeback(order.pk), -sum(amount for _, amount in legs))],
+        memo=f"Chargeback {dispute_ref} lost: milestone money refunded by the card network",
+    )
+
+
+def post_chargeback_loss(*, order: Order, dispute_ref: str, amount_minor: int) -> tuple[LedgerTransaction, bool]:
+    """What a lost chargeback took that no held money covered (the buyer's fees, money already
+    paid out): chargeback_losses Dr / chargeback:<order> Cr. Once per dispute; nothing for 0."""
+    if amount_minor == 0:
+        return None, False
+    return post(
+        kind=KIND_CHARGEBACK_LOSS,
+        reference=f"chargeback-{dispute_ref}-loss",
+        order=order,
+        currency=order.currency,
+        legs=[(CHARGEBACK_LOSSES, amount_minor), (chargeback(order.pk), -amount_minor)],
+        memo=f"Chargeback {dispute_ref} lost: not covered by held money",
+    )

@@ -19,7 +19,7 @@ from gigs.models import Gig, User
 from milestones import order_services
 from milestones.models import Order
 
-from . import ledger
+from . import hooks, ledger
 from .exceptions import PaymentRefused, SellerCannotReceive
 from .fees import order_fees
 from .gateways import gateway
@@ -136,6 +136,9 @@ HANDLED = {
     "payment_intent.processing",
     "charge.refunded",
     "account.updated",
+    # Provider disputes (chargebacks): applied by the handlers a later app registers in
+    # payments.hooks (disputes); without one they are stored for later.
+    *hooks.DISPUTE_EVENTS,
 }
 
 
@@ -145,8 +148,9 @@ class FundingRefused(Exception):
 
 
 def webhook_event_process(*, event_pk: int) -> WebhookEvent:
-    """Apply one stored event, at most once. Events this issue does not act on (transfer.*,
-    charge.dispute.*) are marked "stored for later". A success that does not match its order
+    """Apply one stored event, at most once. Events this issue does not act on (transfer.*)
+    are marked "stored for later"; so is a charge.dispute.* event no registered handler applied
+    (payments.hooks: disputes opens a chargeback from it). A success that does not match its order
     (amount, currency) funds nothing: the event is marked failed with the reason, for an admin
     (the inbox sweep does not retry it: the same event would be refused again). Safe to call
     again."""
@@ -167,7 +171,10 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
                 _apply_charge_refunded(obj, created=created)
             elif row.type == "account.updated":
                 _apply_account_updated(obj, created=created)
-        except FundingRefused as exc:
+            # Dispute events: inside this transaction, with the row locked, so applied at most once.
+            elif not hooks.dispute_event(row.type, obj, created=created, event_id=row.event_id):
+                row.status = WebhookEvent.Status.IGNORED
+        except (FundingRefused, hooks.EventRefused) as exc:
             log.error("Event %s (%s) not applied: %s", row.event_id, row.type, exc)
             row.status, row.error = WebhookEvent.Status.FAILED, str(exc)
         # Set on failure too: a failed event with processed_at is a refusal, not an outage.
@@ -405,3 +412,35 @@ def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
     for pk in pks:
         webhook_event_process_task.delay(pk)
     return len(pks)
+
+
+# --- custom offers (issue 7) ----------------------------------------------------------------------
+
+
+def checkout_accept_offer(*, buyer: User, offer_id: int, checkout_token: uuid.UUID) -> tuple[Order, bool]:
+    """The buyer accepts a custom offer: an order through the same checkout as a gig order
+    (milestones.project_services.order_place_from_offer with this platform's order_fees), then
+    the usual payment_start / pay page. Returns (order, created); the same token, or accepting
+    an offer already accepted, returns its order (created False). An unpaid order of this offer
+    whose window closed is expired first, as the sweep would (its intent canceled; that reopens
+    the offer), unless its payment is processing: that order is returned then.
+    Raises SellerCannotReceive in Stripe mode when the seller has not finished onboarding, and
+    what order_place_from_offer raises (NotFound, OfferNotLive, OfferExpired, ProjectNotOpen)."""
+    from milestones import project_services
+    from milestones.project_models import Offer
+
+    existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
+    if existing is not None:
+        return existing, False
+    offer = Offer.objects.filter(pk=offer_id, project__buyer=buyer).select_related("seller").first()
+    if offer is not None and not seller_can_receive(offer.seller):
+        raise SellerCannotReceive("This seller cannot receive payments yet. Try again later.")
+    due = Order.objects.filter(offer_id=offer_id, status=Order.Status.PENDING_PAYMENT, expires_at__lte=timezone.now())
+    if offer is not None and due.exists():
+        for order in due:
+            if _payment_in_flight(order):
+                return order, False
+        _expire_orders(due, now=timezone.now(), skip_locked=False)
+    return project_services.order_place_from_offer(
+        buyer=buyer, offer_id=offer_id, checkout_token=checkout_token, fees_for=order_fees
+    )

@@ -75,5 +75,10 @@ class Gateway(Protocol):
 
     def retrieve_account(self, account_id: str) -> AccountState: ...
 
+    def submit_dispute_evidence(self, dispute_id: str, evidence: dict, *, idempotency_key: str) -> str:
+        """Send a chargeback's evidence (the provider's evidence fields, text) and submit it for
+        the issuer's review; returns the dispute's status afterwards (under_review). The same key
+        returns the same answer without a second submission."""
+
     def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
         """Verify a webhook body's signature (300 s tolerance) and parse it; InvalidSignature."""

@@ -8,6 +8,7 @@ Cards (Stripe's test numbers): 4242 4242 4242 4242 succeeds; 4000 0000 0000 0002
 incorrect.
 """
 
+import copy
 import time
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 
 from ..exceptions import InvalidSignature
-from ..models import LocalPaymentIntent, LocalRefund, LocalTransfer
+from ..models import LocalPaymentIntent, LocalRefund, LocalTransfer, WebhookEvent
 from .base import AccountState, ProviderPayment
 
 CARD_SUCCEEDS = "4242424242424242"
@@ -61,6 +62,36 @@ def _event(event_type: str, intent: LocalPaymentIntent, **extra) -> dict:
         "created": int(time.time()),
         "livemode": False,
         "data": {"object": obj},
+    }
+
+
+# A simulated chargeback: the dispute fee the issuer's network charges (Stripe's is $15).
+CHARGEBACK_FEE_MINOR = 1500
+EVIDENCE_DAYS = 7
+
+
+def _dispute_event(event_type: str, dispute: dict, *, idempotency_key: str | None = None) -> dict:
+    return {
+        "id": f"evt_local_{uuid.uuid4().hex}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "request": {"id": None, "idempotency_key": idempotency_key},
+        "data": {"object": copy.deepcopy(dispute)},
+    }
+
+
+def _balance_txn(amount: int, fee: int, currency: str, category: str) -> dict:
+    return {
+        "id": f"txn_local_{uuid.uuid4().hex[:24]}",
+        "object": "balance_transaction",
+        "amount": amount,
+        "fee": fee,
+        "net": amount - fee,
+        "currency": currency,
+        "reporting_category": category,
+        "created": int(time.time()),
     }
 
 
@@ -217,6 +248,96 @@ class LocalGateway:
 
     def retrieve_account(self, account_id: str) -> AccountState:
         return AccountState(account_id, True, True, True, True)
+
+    # Chargebacks: simulated for demos --------------------------------------------------------
+    # The local provider's side of a dispute is the last event it emitted about it (the inbox
+    # keeps them): each new event carries the whole dispute object, as Stripe's do.
+
+    def _dispute(self, dispute_id: str) -> dict:
+        row = (
+            WebhookEvent.objects.filter(
+                source="local", type__startswith="charge.dispute.", payload__data__object__id=dispute_id
+            )
+            .order_by("-pk")
+            .first()
+        )
+        if row is None:
+            raise ValueError(f"No such dispute: {dispute_id}")
+        return row.payload["data"]["object"]
+
+    def simulate_chargeback(
+        self, payment_id: str, *, amount_minor: int | None = None, reason: str = "fraudulent"
+    ) -> str:
+        """The buyer's bank disputes a paid intent's charge: emits charge.dispute.created, then
+        charge.dispute.funds_withdrawn (the amount, the whole charge by default, and the dispute
+        fee taken from the platform balance). Returns the dispute's id."""
+        intent = LocalPaymentIntent.objects.get(pk=payment_id)
+        if intent.status != LocalPaymentIntent.Status.SUCCEEDED:
+            raise ValueError(f"{payment_id} has no successful charge to dispute.")
+        amount = intent.amount if amount_minor is None else amount_minor
+        if not 0 < amount <= intent.amount:
+            raise ValueError(f"A dispute is for 1 to {intent.amount}, not {amount}.")
+        now = int(time.time())
+        currency = intent.currency.lower()
+        dispute = {
+            "id": f"du_local_{uuid.uuid4().hex[:24]}",
+            "object": "dispute",
+            "amount": amount,
+            "currency": currency,
+            "charge": intent.charge_id,
+            "payment_intent": intent.id,
+            "reason": reason,
+            "status": "needs_response",
+            "evidence": {},
+            "evidence_details": {
+                "due_by": now + EVIDENCE_DAYS * 86400,
+                "has_evidence": False,
+                "past_due": False,
+                "submission_count": 0,
+            },
+            "balance_transactions": [],
+            "is_charge_refundable": False,
+            "created": now,
+            "livemode": False,
+            "metadata": {},
+        }
+        _emit(_dispute_event("charge.dispute.created", dispute))
+        dispute["balance_transactions"].append(_balance_txn(-amount, CHARGEBACK_FEE_MINOR, currency, "dispute"))
+        _emit(_dispute_event("charge.dispute.funds_withdrawn", dispute))
+        return dispute["id"]
+
+    def close_simulated_chargeback(self, dispute_id: str, *, outcome: str) -> None:
+        """The issuer decides: "won" gives the amount back (charge.dispute.funds_reinstated, the
+        fee kept, as Stripe does) then charge.dispute.closed; "lost" only closes it."""
+        if outcome not in ("won", "lost"):
+            raise ValueError(outcome)
+        dispute = copy.deepcopy(self._dispute(dispute_id))
+        if dispute["status"] in ("won", "lost"):
+            return
+        dispute["status"] = outcome
+        if outcome == "won":
+            reinstated = _balance_txn(dispute["amount"], 0, dispute["currency"], "dispute_reversal")
+            dispute["balance_transactions"].append(reinstated)
+            _emit(_dispute_event("charge.dispute.funds_reinstated", dispute))
+        _emit(_dispute_event("charge.dispute.closed", dispute))
+
+    def submit_dispute_evidence(self, dispute_id: str, evidence: dict, *, idempotency_key: str) -> str:
+        """Record the evidence as Stripe would (submitted: the dispute goes under review) and emit
+        charge.dispute.updated. The same key returns the status without a second submission."""
+        earlier = WebhookEvent.objects.filter(
+            source="local", type="charge.dispute.updated", payload__request__idempotency_key=idempotency_key
+        ).first()
+        if earlier is not None:
+            return earlier.payload["data"]["object"]["status"]
+        dispute = copy.deepcopy(self._dispute(dispute_id))
+        if dispute["status"] not in ("needs_response", "warning_needs_response"):
+            raise ValueError(f"Dispute {dispute_id} is {dispute['status']}: evidence can no longer be submitted.")
+        dispute["evidence"] = {**dispute["evidence"], **evidence}
+        dispute["status"] = "under_review" if dispute["status"] == "needs_response" else "warning_under_review"
+        details = dispute["evidence_details"]
+        details.update(has_evidence=True, submission_count=details["submission_count"] + 1)
+        _emit(_dispute_event("charge.dispute.updated", dispute, idempotency_key=idempotency_key))
+        return dispute["status"]
 
     def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
         # Local events never arrive over HTTP; a body posted to the Stripe endpoint in local mode

@@ -221,6 +221,21 @@ class StripeGateway:
         with _provider_errors():
             return _to_account(self._client.v1.accounts.retrieve(account_id))
 
+    # Disputes (chargebacks) ----------------------------------------------------------------------
+
+    def submit_dispute_evidence(self, dispute_id: str, evidence: dict, *, idempotency_key: str) -> str:
+        """Update the dispute's evidence and submit it (`submit=True`: Stripe sends it to the
+        issuer; it cannot be changed afterwards). Returns the dispute's status (under_review).
+        The same key replays the same answer. Raises ProviderUnavailable on an outage; a dispute
+        already closed or submitted is Stripe's InvalidRequestError."""
+        with _provider_errors():
+            dispute = self._client.v1.disputes.update(
+                dispute_id,
+                {"evidence": dict(evidence), "submit": True},
+                {"idempotency_key": idempotency_key},
+            )
+        return dispute.status
+
     # Webhooks --------------------------------------------------------------------------------
 
     def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
