@@ -183,7 +183,6 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
         "chargeback": chargeback,
         "is_buyer": user.pk == order.buyer_id,
         "is_opener": user.pk == dispute.opened_by_id,
-        "opened_by": _who(dispute, dispute.opened_by_id, user.pk),
         "opener_role": _role(dispute, dispute.opened_by_id),
         "other_party": "seller" if user.pk == order.buyer_id else "buyer",
         "posts": posts,
