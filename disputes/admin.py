@@ -1,6 +1,9 @@
 """Disputes in admin: a list to work from, a read-only page with everything the decision needs,
 and decision buttons (release, refund, split, ask for information, close) that take a note on an
-intermediate form and call the services. Statuses and money are never edited here."""
+intermediate form and call the services. Chargebacks (kind "chargeback") are listed with them:
+their page shows the provider's status, amount and evidence due date, the milestones they hold
+and a "Submit evidence" form (to Stripe in Stripe mode); with the local provider, actions simulate
+a chargeback and the issuer's decision for demos. Statuses and money are never edited here."""
 
 from datetime import timedelta
 
@@ -18,9 +21,19 @@ from django.utils.html import format_html, format_html_join
 from marketplace.exceptions import DomainError, ValidationFailed
 from marketplace.money import format_money
 from milestones.admin import ReadOnlyAdmin, ReadOnlyInline
+from payments.exceptions import ProviderUnavailable
+from payments.gateways import gateway
 
-from . import services
-from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeMessage, SettlementOffer
+from . import chargebacks, services
+from .models import (
+    Dispute,
+    DisputeEvent,
+    DisputeEvidence,
+    DisputeEvidenceSubmission,
+    DisputeHold,
+    DisputeMessage,
+    SettlementOffer,
+)
 
 DECISIONS = {
     "release": "Release to seller",
@@ -97,6 +110,35 @@ class DecisionForm(forms.Form):
     )
 
 
+class EvidenceForm(forms.Form):
+    """Stripe's text evidence fields; submitted with submit=True (final)."""
+
+    product_description = forms.CharField(
+        required=False, widget=forms.Textarea, help_text="What was sold: the gig, the package, its milestones."
+    )
+    customer_name = forms.CharField(required=False)
+    customer_email_address = forms.EmailField(required=False)
+    service_date = forms.CharField(required=False, help_text="When the work was delivered (e.g. 2026-03-02).")
+    access_activity_log = forms.CharField(
+        required=False, widget=forms.Textarea, help_text="The buyer's activity: deliveries viewed, acceptances."
+    )
+    cancellation_rebuttal = forms.CharField(required=False, widget=forms.Textarea)
+    refund_refusal_explanation = forms.CharField(required=False, widget=forms.Textarea)
+    uncategorized_text = forms.CharField(
+        required=False, widget=forms.Textarea, help_text="Anything else: messages with the buyer, the order's history."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not any((data.get(name) or "").strip() for name in chargebacks.EVIDENCE_TEXT_FIELDS):
+            raise forms.ValidationError("Fill in at least one evidence field.")
+        return data
+
+
+def _local_mode() -> bool:
+    return hasattr(gateway(), "simulate_chargeback")
+
+
 class ApprovalForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea, help_text="Kept with the decision and shown in the audit.")
 
@@ -119,6 +161,21 @@ class OfferInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class HoldInline(ReadOnlyInline):
+    model = DisputeHold
+    fk_name = "dispute"
+    fields = ["milestone", "frozen_from", "payout_frozen", "party_dispute", "outcome", "amount_minor", "ended_at"]
+    readonly_fields = fields
+    verbose_name_plural = "milestones held by the chargeback"
+
+
+class EvidenceSubmissionInline(ReadOnlyInline):
+    model = DisputeEvidenceSubmission
+    fields = ["created_at", "submitted_by", "evidence", "provider_status", "idempotency_key"]
+    readonly_fields = fields
+    verbose_name_plural = "evidence submitted to the provider"
+
+
 class EventInline(ReadOnlyInline):
     model = DisputeEvent
     fields = ["created_at", "actor", "action", "from_status", "to_status", "note"]
@@ -129,16 +186,27 @@ class EventInline(ReadOnlyInline):
 class DisputeAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
+        "kind",
         "order_link",
         "milestone_label",
         "status",
+        "provider_status",
         "reason",
         "at_stake",
         "opened_by",
         "age",
         "overdue",
     ]
-    list_filter = ["status", OverdueFilter, AgeFilter, AmountFilter, "reason", "outcome_wanted"]
+    list_filter = [
+        "kind",
+        "status",
+        "provider_status",
+        OverdueFilter,
+        AgeFilter,
+        AmountFilter,
+        "reason",
+        "outcome_wanted",
+    ]
     search_fields = [
         "=id",
         "=order__id",
@@ -146,13 +214,21 @@ class DisputeAdmin(ReadOnlyAdmin):
         "order__buyer__username",
         "order__seller__username",
         "description",
+        "provider_dispute_id",
     ]
     list_select_related = ["order", "milestone", "opened_by"]
     readonly_fields = [
+        "kind",
         "order_link",
         "milestone_label",
         "at_stake",
         "status",
+        "provider_dispute_id",
+        "provider_status",
+        "provider_reason",
+        "evidence_due_by",
+        "evidence_submitted_at",
+        "chargeback",
         "reason",
         "outcome_wanted",
         "amount_wanted_minor",
@@ -177,8 +253,8 @@ class DisputeAdmin(ReadOnlyAdmin):
         "approval",
     ]
     fields = readonly_fields
-    inlines = [MessageInline, EvidenceInline, OfferInline, EventInline]
-    actions = ["decide_action"]
+    inlines = [HoldInline, EvidenceSubmissionInline, MessageInline, EvidenceInline, OfferInline, EventInline]
+    actions = ["decide_action", "simulate_chargeback_action", "simulate_won_action", "simulate_lost_action"]
 
     # Nothing here is edited (no Save button, money and statuses read-only): the page needs the
     # view permission; the decision buttons need change_dispute, approving approve_decision.
@@ -188,7 +264,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     def _without(self, request, names: list[str]) -> list[str]:
         hidden = set()
         if not request.user.has_perm(DECIDE_PERM):
-            hidden.add("decide")
+            hidden.update({"decide", "chargeback"})
         if not request.user.has_perm(APPROVE_PERM):
             hidden.add("approval")
         return [n for n in names if n not in hidden]
@@ -204,12 +280,23 @@ class DisputeAdmin(ReadOnlyAdmin):
         url = reverse("admin:milestones_order_change", args=[d.order_id])
         return format_html('<a href="{}">#{}</a>', url, d.order_id)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not _local_mode() or not request.user.has_perm(DECIDE_PERM):
+            for name in ("simulate_chargeback_action", "simulate_won_action", "simulate_lost_action"):
+                actions.pop(name, None)
+        return actions
+
     @admin.display(description="milestone")
     def milestone_label(self, d):
+        if d.milestone is None:
+            return "whole order (chargeback)"
         return f"{d.milestone} ({d.milestone.get_status_display()})"
 
     @admin.display(description="at stake")
     def at_stake(self, d):
+        if d.is_chargeback:
+            return format_money(d.amount_minor or 0, d.order.currency)
         return format_money(d.milestone.price_minor, d.order.currency)
 
     @admin.display(description="age")
@@ -248,9 +335,23 @@ class DisputeAdmin(ReadOnlyAdmin):
             ((reverse("admin:disputes_dispute_decide", args=[d.pk, key]), label) for key, label in choices.items()),
         )
 
+    @admin.display(description="chargeback")
+    def chargeback(self, d):
+        if not d.is_chargeback or not d.is_active:
+            return "-"
+        buttons = []
+        if d.evidence_submitted_at is None:
+            label = "Submit evidence to Stripe" if not _local_mode() else "Submit evidence (local provider)"
+            buttons.append((reverse("admin:disputes_dispute_evidence", args=[d.pk]), label))
+        if _local_mode():
+            for outcome in ("won", "lost"):
+                url = reverse("admin:disputes_dispute_simulate", args=[d.pk, outcome])
+                buttons.append((url, f"Simulate: the issuer decides {outcome}"))
+        return format_html_join(" ", '<a class="button" href="{}">{}</a>', buttons) or "-"
+
     @admin.display(description="decision")
     def decide(self, d):
-        if not d.is_active:
+        if not d.is_active or d.is_chargeback:  # the card issuer decides a chargeback
             return "-"
         if d.has_pending_decision:  # no second money decision while one waits
             return self._buttons(d, {k: v for k, v in DECISIONS.items() if k not in MONEY_DECISIONS})
@@ -267,8 +368,101 @@ class DisputeAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="disputes_dispute_decide",
             ),
+            path(
+                "<int:dispute_id>/evidence/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="disputes_dispute_evidence",
+            ),
+            path(
+                "<int:dispute_id>/simulate/<str:outcome>/",
+                self.admin_site.admin_view(self.simulate_view),
+                name="disputes_dispute_simulate",
+            ),
             *super().get_urls(),
         ]
+
+    def _may_decide(self, request) -> None:
+        if not self.has_view_permission(request) or not request.user.has_perm(DECIDE_PERM):
+            raise PermissionDenied
+
+    def evidence_view(self, request, dispute_id: int):
+        """The evidence form: submits to the provider through chargebacks.chargeback_evidence_submit."""
+        self._may_decide(request)
+        d = get_object_or_404(Dispute.objects.select_related("order"), pk=dispute_id, kind=Dispute.Kind.CHARGEBACK)
+        back = HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
+        form = EvidenceForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                chargebacks.chargeback_evidence_submit(dispute_id=d.pk, admin=request.user, evidence=form.cleaned_data)
+            except (DomainError, ProviderUnavailable) as exc:
+                self.message_user(request, getattr(exc, "message", str(exc)), messages.ERROR)
+                return back
+            self.message_user(request, f"Chargeback {d.pk}: evidence submitted.", messages.SUCCESS)
+            return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Submit evidence to Stripe" if not _local_mode() else "Submit evidence (local provider)",
+            "dispute": d,
+            "form": form,
+            "at_stake": self.at_stake(d),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/disputes/dispute/evidence.html", context)
+
+    def simulate_view(self, request, dispute_id: int, outcome: str):
+        """Local provider only: the issuer decides the chargeback (POST; GET asks to confirm)."""
+        self._may_decide(request)
+        d = get_object_or_404(Dispute, pk=dispute_id, kind=Dispute.Kind.CHARGEBACK)
+        back = HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
+        if request.method == "POST":
+            try:
+                chargebacks.chargeback_simulate_close(dispute_id=d.pk, outcome=outcome)
+            except (DomainError, ValidationFailed) as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"Chargeback {d.pk}: the issuer decided {outcome}.", messages.SUCCESS)
+            return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Simulate: the issuer decides {outcome}",
+            "dispute": d,
+            "form": None,
+            "at_stake": self.at_stake(d),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/disputes/dispute/evidence.html", context)
+
+    @admin.action(description="Simulate a chargeback on the selected disputes' orders (local provider)")
+    def simulate_chargeback_action(self, request, queryset):
+        for order_id in sorted(set(queryset.values_list("order_id", flat=True))):
+            if Dispute.objects.filter(
+                order_id=order_id, kind=Dispute.Kind.CHARGEBACK, status__in=Dispute.ACTIVE
+            ).exists():
+                self.message_user(request, f"Order #{order_id} has a chargeback open already.", messages.WARNING)
+                continue
+            try:
+                ref = chargebacks.chargeback_simulate(order_id=order_id)
+            except DomainError as exc:
+                self.message_user(request, f"Order #{order_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Order #{order_id}: chargeback {ref} simulated.", messages.SUCCESS)
+
+    def _simulate_close(self, request, queryset, outcome: str) -> None:
+        for d in queryset.filter(kind=Dispute.Kind.CHARGEBACK, status__in=Dispute.ACTIVE):
+            try:
+                chargebacks.chargeback_simulate_close(dispute_id=d.pk, outcome=outcome)
+            except DomainError as exc:
+                self.message_user(request, f"Chargeback {d.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"Chargeback {d.pk}: the issuer decided {outcome}.", messages.SUCCESS)
+
+    @admin.action(description="Simulate the issuer deciding the selected chargebacks: won (local provider)")
+    def simulate_won_action(self, request, queryset):
+        self._simulate_close(request, queryset, "won")
+
+    @admin.action(description="Simulate the issuer deciding the selected chargebacks: lost (local provider)")
+    def simulate_lost_action(self, request, queryset):
+        self._simulate_close(request, queryset, "lost")
 
     @admin.action(description="Decide the selected dispute (one at a time)")
     def decide_action(self, request, queryset):
@@ -330,6 +524,19 @@ class DisputeAdmin(ReadOnlyAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/disputes/dispute/decide.html", context)
+
+
+@admin.register(DisputeHold)
+class DisputeHoldAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "milestone", "frozen_from", "payout_frozen", "outcome", "amount_minor"]
+    list_select_related = ["dispute", "milestone"]
+    list_filter = ["outcome"]
+
+
+@admin.register(DisputeEvidenceSubmission)
+class DisputeEvidenceSubmissionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "dispute", "submitted_by", "provider_status"]
+    list_select_related = ["dispute", "submitted_by"]
 
 
 @admin.register(DisputeEvent)

@@ -36,7 +36,7 @@ from milestones.models import Order, OrderMilestone
 from milestones.notifications import notify_parties
 from payments import hooks, ledger
 from payments import lifecycle as money
-from payments.gateways import gateway
+from payments.gateways import ProviderRefused, gateway
 from payments.keys import idempotency_key
 from payments.models import Payment, Payout, Refund
 
@@ -429,7 +429,8 @@ def chargeback_evidence_submit(*, dispute_id: int, admin: User, evidence: dict[s
     least one. The provider call runs outside any transaction with a deterministic key (the
     dispute and the submission's number), so a retried request never submits twice; then the
     submission is recorded with an event. Raises NotFound, DisputeClosed (not an active
-    chargeback, or submitted already), ValidationFailed, ProviderUnavailable."""
+    chargeback, submitted already, or refused by the provider: decided there meanwhile),
+    ValidationFailed, ProviderUnavailable."""
     if not admin.is_staff:
         raise NotFound("No such dispute.")
     evidence = {k: (v or "").strip() for k, v in evidence.items() if k in EVIDENCE_TEXT_FIELDS and (v or "").strip()}
@@ -443,7 +444,10 @@ def chargeback_evidence_submit(*, dispute_id: int, admin: User, evidence: dict[s
     if d.evidence_submitted_at is not None:
         raise DisputeClosed("Evidence for this chargeback was submitted already: the issuer is reviewing it.")
     key = evidence_key(d, d.evidence_submissions.count() + 1)
-    status = gateway().submit_dispute_evidence(d.provider_dispute_id, evidence, idempotency_key=key)
+    try:  # outside any transaction; the key makes a retry safe
+        status = gateway().submit_dispute_evidence(d.provider_dispute_id, evidence, idempotency_key=key)
+    except ProviderRefused as exc:
+        raise DisputeClosed(f"The provider refused the evidence: {exc}") from exc
     with transaction.atomic():
         Order.objects.select_for_update().get(pk=d.order_id)
         d = Dispute.objects.select_for_update().get(pk=dispute_id)

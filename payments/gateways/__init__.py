@@ -7,9 +7,9 @@ from functools import cache
 
 from django.conf import settings
 
-from .base import AccountState, Gateway, ProviderPayment
+from .base import AccountState, Gateway, ProviderPayment, ProviderRefused
 
-__all__ = ["AccountState", "Gateway", "ProviderPayment", "gateway", "override"]
+__all__ = ["AccountState", "Gateway", "ProviderPayment", "ProviderRefused", "gateway", "override"]
 
 # Set only by `override` (tests); a plain global rather than a context variable so that threads
 # started inside the block (race tests) see it too.

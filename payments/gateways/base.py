@@ -5,6 +5,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class ProviderRefused(Exception):
+    """The provider refused a request about an object in a state that does not allow it (e.g.
+    evidence for a dispute already submitted or closed). Its message is the provider's."""
+
+
 @dataclass(frozen=True)
 class ProviderPayment:
     """A payment intent as the provider sees it. status: requires_payment_method,
@@ -78,7 +83,8 @@ class Gateway(Protocol):
     def submit_dispute_evidence(self, dispute_id: str, evidence: dict, *, idempotency_key: str) -> str:
         """Send a chargeback's evidence (the provider's evidence fields, text) and submit it for
         the issuer's review; returns the dispute's status afterwards (under_review). The same key
-        returns the same answer without a second submission."""
+        returns the same answer without a second submission. ProviderRefused when the dispute no
+        longer takes evidence (submitted already, closed)."""
 
     def construct_event(self, payload: bytes, signature: str, secret: str) -> dict:
         """Verify a webhook body's signature (300 s tolerance) and parse it; InvalidSignature."""

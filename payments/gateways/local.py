@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from ..exceptions import InvalidSignature
 from ..models import LocalPaymentIntent, LocalRefund, LocalTransfer, WebhookEvent
-from .base import AccountState, ProviderPayment
+from .base import AccountState, ProviderPayment, ProviderRefused
 
 CARD_SUCCEEDS = "4242424242424242"
 CARD_DECLINED = "4000000000000002"
@@ -331,7 +331,7 @@ class LocalGateway:
             return earlier.payload["data"]["object"]["status"]
         dispute = copy.deepcopy(self._dispute(dispute_id))
         if dispute["status"] not in ("needs_response", "warning_needs_response"):
-            raise ValueError(f"Dispute {dispute_id} is {dispute['status']}: evidence can no longer be submitted.")
+            raise ProviderRefused(f"Dispute {dispute_id} is {dispute['status']}: evidence can no longer be submitted.")
         dispute["evidence"] = {**dispute["evidence"], **evidence}
         dispute["status"] = "under_review" if dispute["status"] == "needs_response" else "warning_under_review"
         details = dispute["evidence_details"]

@@ -20,7 +20,7 @@ import stripe
 from django.conf import settings
 
 from ..exceptions import InvalidSignature, ProviderUnavailable
-from .base import AccountState, ProviderPayment
+from .base import AccountState, ProviderPayment, ProviderRefused
 
 # The SDK retries connection errors, 409s and 5xx itself, with backoff and the same idempotency
 # key; two retries keep a web request under a few seconds when Stripe is down.
@@ -226,14 +226,18 @@ class StripeGateway:
     def submit_dispute_evidence(self, dispute_id: str, evidence: dict, *, idempotency_key: str) -> str:
         """Update the dispute's evidence and submit it (`submit=True`: Stripe sends it to the
         issuer; it cannot be changed afterwards). Returns the dispute's status (under_review).
-        The same key replays the same answer. Raises ProviderUnavailable on an outage; a dispute
-        already closed or submitted is Stripe's InvalidRequestError."""
+        The same key replays the same answer. Raises ProviderUnavailable on an outage, and
+        ProviderRefused (Stripe's message) when Stripe refuses the update: the dispute was
+        submitted or closed meanwhile, or it is not in this account."""
         with _provider_errors():
-            dispute = self._client.v1.disputes.update(
-                dispute_id,
-                {"evidence": dict(evidence), "submit": True},
-                {"idempotency_key": idempotency_key},
-            )
+            try:
+                dispute = self._client.v1.disputes.update(
+                    dispute_id,
+                    {"evidence": dict(evidence), "submit": True},
+                    {"idempotency_key": idempotency_key},
+                )
+            except stripe.InvalidRequestError as exc:
+                raise ProviderRefused(str(exc.user_message or exc)) from exc
         return dispute.status
 
     # Webhooks --------------------------------------------------------------------------------

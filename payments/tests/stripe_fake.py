@@ -23,6 +23,11 @@ objects in memory, and enforces the rules the marketplace relies on:
   plays Stripe's 24 h expiry;
 - unknown top-level parameters are refused (400 parameter_unknown), so a misspelt parameter in
   the gateway fails a test rather than being silently ignored;
+- disputes (chargebacks): `create_dispute` plays the buyer's bank disputing a charge (the
+  amount and a $15 fee withdrawn: charge.dispute.created and .funds_withdrawn), `close_dispute`
+  the issuer's decision (won: funds reinstated, fee kept); the API retrieves a dispute and
+  updates its evidence (only Stripe's evidence fields; with submit=true it goes under review
+  and can no longer be changed: 400 after that, as after it closed);
 - outages: `fail_next` makes the next requests answer 500 / 429 or drop the connection, before
   or after doing the work.
 
@@ -194,6 +199,7 @@ class FakeStripe(stripe.HTTPClient):
         self.charges: dict[str, dict] = {}
         self.refunds: dict[str, dict] = {}
         self.transfers: dict[str, dict] = {}
+        self.disputes: dict[str, dict] = {}
         self.events: list[dict] = []
         self.requests: list[Request] = []
         self._transferred: dict[str, int] = {}  # charge id -> amount transferred from it
@@ -215,6 +221,8 @@ class FakeStripe(stripe.HTTPClient):
             ("get", re.compile(r"/v1/transfers"), self._transfer_list),
             ("get", re.compile(r"/v1/transfers/(?P<id>[^/]+)"), self._transfer_retrieve),
             ("post", re.compile(r"/v1/transfers/(?P<id>[^/]+)/reversals"), self._reversal_create),
+            ("get", re.compile(r"/v1/disputes/(?P<id>[^/]+)"), self._dispute_retrieve),
+            ("post", re.compile(r"/v1/disputes/(?P<id>[^/]+)"), self._dispute_update),
         ]
 
     # --- the SDK's HTTP client interface ---------------------------------------------------------
@@ -384,6 +392,66 @@ class FakeStripe(stripe.HTTPClient):
         return self.update_account(
             account_id, details_submitted=True, charges_enabled=True, payouts_enabled=True, capabilities=requested
         )
+
+    DISPUTE_FEE = 1500
+
+    def create_dispute(self, charge_id: str, *, amount: int | None = None, reason: str = "fraudulent") -> dict:
+        """The buyer's bank disputes a charge: the amount (the whole charge by default) and the
+        dispute fee are withdrawn from the platform balance; charge.dispute.created and
+        charge.dispute.funds_withdrawn are recorded. Returns the dispute."""
+        with self._lock:
+            charge = self.charges[charge_id]
+            amount = charge["amount"] if amount is None else amount
+            now = int(time.time())
+            dispute = {
+                "id": _new_id("du"),
+                "object": "dispute",
+                "amount": amount,
+                "currency": charge["currency"],
+                "charge": charge_id,
+                "payment_intent": charge["payment_intent"],
+                "reason": reason,
+                "status": "needs_response",
+                "evidence": {},
+                "evidence_details": {"due_by": now + 7 * 86400, "has_evidence": False, "submission_count": 0},
+                "balance_transactions": [],
+                "is_charge_refundable": False,
+                "metadata": {},
+                "created": now,
+                "livemode": False,
+            }
+            self.disputes[dispute["id"]] = dispute
+            charge["disputed"] = True
+            self._emit("charge.dispute.created", dispute)
+            dispute["balance_transactions"].append(self._dispute_txn(-amount, self.DISPUTE_FEE, dispute))
+            self._emit("charge.dispute.funds_withdrawn", dispute)
+            return copy.deepcopy(dispute)
+
+    def _dispute_txn(self, amount: int, fee: int, dispute: dict) -> dict:
+        return {
+            "id": _new_id("txn"),
+            "object": "balance_transaction",
+            "amount": amount,
+            "fee": fee,
+            "net": amount - fee,
+            "currency": dispute["currency"],
+            "reporting_category": "dispute" if amount < 0 else "dispute_reversal",
+            "created": int(time.time()),
+        }
+
+    def close_dispute(self, dispute_id: str, status: str) -> dict:
+        """The issuer decides: "won" reinstates the amount (the fee is kept:
+        charge.dispute.funds_reinstated), "lost" keeps it; then charge.dispute.closed."""
+        if status not in ("won", "lost"):
+            raise ValueError(status)
+        with self._lock:
+            dispute = self.disputes[dispute_id]
+            dispute["status"] = status
+            if status == "won":
+                dispute["balance_transactions"].append(self._dispute_txn(dispute["amount"], 0, dispute))
+                self._emit("charge.dispute.funds_reinstated", dispute)
+            self._emit("charge.dispute.closed", dispute)
+            return copy.deepcopy(dispute)
 
     def last_event(self, event_type: str) -> dict:
         """The latest recorded event of a type (KeyError if none)."""
@@ -708,6 +776,73 @@ class FakeStripe(stripe.HTTPClient):
         transfer["reversals"]["data"].insert(0, copy.deepcopy(reversal))
         self._emit("transfer.reversed", transfer)
         return 200, copy.deepcopy(reversal)
+
+    # --- disputes --------------------------------------------------------------------------------------
+
+    EVIDENCE_FIELDS = frozenset(
+        {
+            "access_activity_log",
+            "billing_address",
+            "cancellation_policy",
+            "cancellation_policy_disclosure",
+            "cancellation_rebuttal",
+            "customer_communication",
+            "customer_email_address",
+            "customer_name",
+            "customer_purchase_ip",
+            "customer_signature",
+            "duplicate_charge_documentation",
+            "duplicate_charge_explanation",
+            "duplicate_charge_id",
+            "product_description",
+            "receipt",
+            "refund_policy",
+            "refund_policy_disclosure",
+            "refund_refusal_explanation",
+            "service_date",
+            "service_documentation",
+            "shipping_address",
+            "shipping_carrier",
+            "shipping_date",
+            "shipping_documentation",
+            "shipping_tracking_number",
+            "uncategorized_file",
+            "uncategorized_text",
+        }
+    )
+
+    def _dispute_retrieve(self, params: dict, id: str) -> tuple[int, dict]:
+        if id not in self.disputes:
+            raise _missing("dispute", id)
+        return 200, copy.deepcopy(self.disputes[id])
+
+    def _dispute_update(self, params: dict, id: str) -> tuple[int, dict]:
+        _allow(params, "evidence", "submit", "metadata")
+        dispute = self.disputes.get(id)
+        if dispute is None:
+            raise _missing("dispute", id)
+        evidence = params.get("evidence") or {}
+        if not isinstance(evidence, dict):
+            raise StripeFakeError(400, "Invalid evidence: must be a hash.", param="evidence")
+        for name in evidence:
+            if name not in self.EVIDENCE_FIELDS:
+                raise StripeFakeError(
+                    400, f"Received unknown parameter: evidence[{name}]", code="parameter_unknown", param=name
+                )
+        if dispute["status"] not in ("needs_response", "warning_needs_response"):
+            raise StripeFakeError(
+                400,
+                f"This dispute is {dispute['status']}: its evidence can no longer be updated.",
+                code="dispute_not_updatable",
+            )
+        dispute["evidence"].update({k: str(v) for k, v in evidence.items()})
+        dispute["evidence_details"]["has_evidence"] = bool(dispute["evidence"])
+        dispute["metadata"].update(_metadata(params))
+        if params.get("submit") == "true":
+            dispute["status"] = "under_review" if dispute["status"] == "needs_response" else "warning_under_review"
+            dispute["evidence_details"]["submission_count"] += 1
+        self._emit("charge.dispute.updated", dispute)
+        return 200, copy.deepcopy(dispute)
 
 
 # --- webhooks and Stripe mode for tests -----------------------------------------------------------
