@@ -122,13 +122,18 @@ class Order(models.Model):
 
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_bought")
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders_sold")
-    gig = models.ForeignKey(Gig, on_delete=models.PROTECT, related_name="orders")
+    # Empty for an order placed from a custom offer (issue 7): `offer` is set instead, and the
+    # snapshot says what was bought (gig_title = the project's title, package_tier "custom").
+    gig = models.ForeignKey(Gig, on_delete=models.PROTECT, null=True, blank=True, related_name="orders")
+    offer = models.ForeignKey(
+        "milestones.Offer", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
     # Double submission (double click, two tabs, a retried request) carries the same token: one order.
     checkout_token = models.UUIDField()
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING_PAYMENT)
     # Snapshot of what was bought.
     gig_title = models.CharField(max_length=100)
-    package_tier = models.CharField(max_length=10, choices=Package.Tier)
+    package_tier = models.CharField(max_length=10, choices=[*Package.Tier.choices, ("custom", "Custom offer")])
     package_name = models.CharField(max_length=60)
     milestone_payments = models.BooleanField(help_text="Sold in milestones (off: one milestone, the package).")
     currency = models.CharField(max_length=3)
@@ -153,6 +158,11 @@ class Order(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["buyer", "checkout_token"], name="order_one_per_checkout"),
+            # Accepting an offer twice (double click, two tabs, racing requests) gives one order;
+            # once that order expired unpaid, the offer may be accepted again (docs/projects.md).
+            models.UniqueConstraint(
+                fields=["offer"], condition=models.Q(status="pending_payment"), name="order_one_unpaid_per_offer"
+            ),
             models.CheckConstraint(
                 condition=models.Q(
                     total_minor=models.F("subtotal_minor")
@@ -165,6 +175,13 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order #{self.pk} · {self.gig_title}"
+
+    # package_tier of an order placed from a custom offer.
+    CUSTOM_TIER = "custom"
+
+    @property
+    def is_custom_offer(self) -> bool:
+        return self.offer_id is not None
 
     @property
     def buyer_fees_minor(self) -> int:
@@ -478,3 +495,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+# Buyer projects and custom offers (issue 7) live in their own module; imported here so Django
+# registers them with the milestones app.
+from .project_models import (  # noqa: E402, F401
+    Offer,
+    OfferMessage,
+    OfferMilestone,
+    OfferRevision,
+    Project,
+    ProjectAttachment,
+    ProjectEvent,
+    ProjectInvite,
+    ProjectMilestone,
+)

@@ -246,6 +246,10 @@ def order_activate(*, order_id: int, reason: str) -> tuple[Order, bool]:
     _change_status(order, Order.Status.ACTIVE, actor=None, reason=reason)
     order.paid_at = now
     order.save(update_fields=["status", "paid_at"])
+    if order.offer_id is not None:
+        from .project_services import offer_order_paid_locked  # projects build on orders
+
+        offer_order_paid_locked(order=order)
     first = OrderMilestone.objects.select_for_update().filter(order=order).order_by("position").first()
     if first is not None and first.status == OrderMilestone.Status.LOCKED:
         first.status = OrderMilestone.Status.IN_PROGRESS
@@ -280,10 +284,17 @@ def order_activate(*, order_id: int, reason: str) -> tuple[Order, bool]:
 
 def order_expire(*, order_id: int, now=None) -> tuple[Order, bool]:
     """An unpaid order whose checkout window closed (at `now`, default the current time). Runs in
-    the caller's transaction."""
+    the caller's transaction. An order placed from a custom offer undoes the acceptance in the
+    same transaction (project_services.offer_order_expired_locked: the project reopens, the
+    offer is live again while before its expiry)."""
+    now = now or timezone.now()
     order = Order.objects.select_for_update().get(pk=order_id)
-    if order.status != Order.Status.PENDING_PAYMENT or order.expires_at > (now or timezone.now()):
+    if order.status != Order.Status.PENDING_PAYMENT or order.expires_at > now:
         return order, False
     _change_status(order, Order.Status.EXPIRED, actor=None, reason="not paid in time")
     order.save(update_fields=["status"])
+    if order.offer_id is not None:
+        from .project_services import offer_order_expired_locked  # projects build on orders
+
+        offer_order_expired_locked(order=order, now=now)
     return order, True

@@ -50,3 +50,10 @@ def review_reminders_sweep_task() -> int:
     from .lifecycle import review_reminders_sweep
 
     return review_reminders_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def offers_expire_sweep_task() -> int:
+    from .project_services import offers_expire_sweep
+
+    return offers_expire_sweep()

@@ -276,3 +276,15 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# Buyer projects and custom offers (issue 7): an offer stays live this many days unless the seller
+# picks another expiry (at most OFFER_MAX_EXPIRY_DAYS); the sweep expires them.
+MARKETPLACE.update(
+    {
+        "OFFER_EXPIRY_DAYS": int(os.environ.get("OFFER_EXPIRY_DAYS", "7")),
+        "OFFER_MAX_EXPIRY_DAYS": int(os.environ.get("OFFER_MAX_EXPIRY_DAYS", "30")),
+    }
+)
+CELERY_BEAT_SCHEDULE.update(
+    {"offers-expire-sweep": {"task": "milestones.tasks.offers_expire_sweep_task", "schedule": 60.0}}
+)
