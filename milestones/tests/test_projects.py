@@ -841,3 +841,123 @@ def test_factories_build_offers_in_each_state(clock):
     assert OfferFactory(accepted=True).status == OS.ACCEPTED
     assert OfferFactory(withdrawn=True).status == OS.WITHDRAWN
     assert OfferFactory(declined=True).status == OS.DECLINED
+
+
+# --- query counts -------------------------------------------------------------------------------
+
+
+def count_queries(fn) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+class TestQueryCounts:
+    def test_project_list_for_seller_runs_one_query_at_1_and_at_many_rows(self, clock, category):
+        seller = seller_in(category)
+
+        def read():
+            return [
+                (p.buyer.public_name, p.category.name, p.live_offer_count, p.invited, p.my_offer_status)
+                for p in sel.project_list_for_seller(seller=seller, q="website", budget_min=1000)
+            ]
+
+        first = post_project(category=category, title="A website")
+        send_offer(project=first, seller=seller)
+        assert len(read()) == 1
+        one = count_queries(read)
+        for i in range(6):
+            p = post_project(category=category, title=f"Website {i}")
+            send_offer(project=p)
+            if i % 2:
+                ps.project_invite(buyer=p.buyer, project_id=p.pk, seller_ids=[seller.pk])
+        rows = read()
+        assert len(rows) == 7 and rows[-1][2:] == (1, False, OS.LIVE)  # the oldest: this seller's offer
+        assert [r[3] for r in rows].count(True) == 3
+        assert count_queries(read) == one == 1
+
+    def test_offer_list_for_project_runs_two_queries_at_1_and_at_many_offers(self, project):
+        def read():
+            return [
+                (o.seller.public_name, [m.name for m in o.milestones.all()], o.over_budget, o.late, o.delivery_date)
+                for o in sel.offer_list_for_project(user=project.buyer, project=project)
+            ]
+
+        send_offer(project=project)
+        assert len(read()) == 1
+        one = count_queries(read)
+        for _ in range(5):
+            send_offer(project=project)
+        assert len(read()) == 6
+        assert count_queries(read) == one == 2
+
+    def test_project_list_for_buyer_runs_one_query(self, clock, category):
+        buyer = UserFactory()
+
+        def read():
+            return [(p.category.name, p.live_offer_count) for p in sel.project_list_for_buyer(buyer=buyer)]
+
+        send_offer(project=post_project(buyer=buyer, category=category))
+        assert read() == [(category.name, 1)]
+        one = count_queries(read)
+        for _ in range(4):
+            send_offer(project=post_project(buyer=buyer, category=category))
+        assert len(read()) == 5 and count_queries(read) == one == 1
+
+
+# --- an offer's order on the existing order pages and API (Order.gig is empty) --------------------
+
+
+class TestOfferOrderPages:
+    @pytest.fixture
+    def paid(self, project):
+        from payments import services as payments
+        from payments.tests.factories import pay
+
+        offer = send_offer(project=project)
+        order, _ = payments.checkout_accept_offer(buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4())
+        pay(order)
+        order.refresh_from_db()
+        assert order.status == Order.Status.ACTIVE
+        return order
+
+    def test_the_pay_page_works_unchanged(self, project, client):
+        from django.urls import reverse
+
+        order = accept_offer(send_offer(project=project))
+        client.force_login(project.buyer)
+        page = client.get(reverse("order-pay", args=[order.pk]))
+        assert page.status_code == 200
+        assert project.title in page.content.decode()
+
+    def test_order_pages_for_buyer_and_seller(self, paid, client):
+        from django.urls import reverse
+
+        for user, list_page in ((paid.buyer, "my-orders"), (paid.seller, "orders-received")):
+            client.force_login(user)
+            for url in (
+                reverse("order-detail", args=[paid.pk]),
+                reverse(list_page),
+                reverse("order-workspace", args=[paid.pk]),
+            ):
+                page = client.get(url)
+                assert page.status_code == 200, url
+                assert paid.gig_title in page.content.decode(), url
+        client.force_login(paid.buyer)
+        receipt = client.get(reverse("order-receipt", args=[paid.pk]))
+        assert receipt.status_code == 200 and "Custom offer" in receipt.content.decode()
+
+    def test_the_orders_api(self, paid, api_client):
+        api_client.force_authenticate(paid.buyer)
+        detail = api_client.get(f"/api/orders/{paid.pk}/")
+        assert detail.status_code == 200
+        assert (detail.json()["gig"], detail.json()["package_tier"], detail.json()["gig_title"]) == (
+            None,
+            "custom",
+            paid.gig_title,
+        )
+        listing = api_client.get("/api/orders/")
+        assert listing.status_code == 200 and listing.json()["results"][0]["id"] == paid.pk
