@@ -577,3 +577,29 @@ def test_the_dispute_page_queries_do_not_grow_with_the_thread(client, order, dis
     assert body(response).count('data-testid="dispute-post"') == 5
     assert len(response.context["offer_rows"]) == 4
     assert Order.objects.count() == 1
+
+
+def test_a_chargeback_without_a_milestone_renders_without_forms(client, order):
+    """A chargeback concerns the whole order (no milestone) and is decided by the card network."""
+    d = Dispute.objects.create(
+        kind="chargeback",
+        order=order,
+        milestone=None,
+        opened_by=order.buyer,
+        reason=Dispute.Reason.OTHER,
+        description="The cardholder disputed the charge.",
+        outcome_wanted=Dispute.Outcome.FULL_REFUND,
+        status=DS.UNDER_REVIEW,
+        provider_dispute_id="du_pages_test",
+    )
+    for user in (order.buyer, order.seller):
+        page = as_(client, user).get(page_url(d))
+        assert page.status_code == 200
+        assert "A chargeback: the buyer disputed the card payment with their bank." in text(page)
+        assert f"Dispute #{d.pk}" in text(page) and "At stake" not in text(page)
+        ctx = page.context
+        assert all(ctx[f] is None for f in ("respond_form", "message_form", "offer_form", "withdraw_form"))
+        rows = client.get(reverse("my-disputes")).context["rows"]
+        assert [r["dispute"] for r in rows] == [d]
+    as_(client, UserFactory())
+    assert client.get(page_url(d)).status_code == 404
