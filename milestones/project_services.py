@@ -1062,12 +1062,15 @@ def offer_order_paid_locked(*, order: Order) -> None:
     transaction). Normally the offer is accepted already: nothing to do. A payment that arrives
     after the order expired (and the acceptance was undone) accepts the offer again when the
     project is open and no other offer was accepted meanwhile (the other live offers end not
-    selected); otherwise only an event records it: the buyer paid, the order runs."""
+    selected) and the seller has no newer offer there; otherwise only an event records it: the
+    buyer paid, the order runs (two orders on one project are then possible; docs/projects.md)."""
     project, offer = _lock_offer_and_project(order.offer_id)
     if offer.status == OS.ACCEPTED:
         return
     why = f"order #{order.pk} paid after it had expired"
-    if project.status == PS.OPEN and offer.status in (OS.LIVE, OS.EXPIRED):
+    # The seller may have sent a new offer since (one current offer per seller and project).
+    newer = Offer.objects.filter(project=project, seller_id=offer.seller_id, status__in=Offer.CURRENT)
+    if project.status == PS.OPEN and offer.status in (OS.LIVE, OS.EXPIRED) and not newer.exclude(pk=offer.pk).exists():
         _change_offer(offer, OS.ACCEPTED, actor=None, reason=why)
         _change_project(project, PS.AWARDED, actor=None, reason=why)
         _end_live_offers_locked(

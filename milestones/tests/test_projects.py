@@ -961,3 +961,132 @@ class TestOfferOrderPages:
         )
         listing = api_client.get("/api/orders/")
         assert listing.status_code == 200 and listing.json()["results"][0]["id"] == paid.pk
+
+
+# --- editing a project ----------------------------------------------------------------------------
+
+
+def edit_kwargs(project: Project, **change) -> dict:
+    return {
+        "buyer": project.buyer,
+        "project_id": project.pk,
+        "title": project.title,
+        "description": project.description,
+        "category_id": project.category_id,
+        "budget_min_minor": project.budget_min_minor,
+        "budget_max_minor": project.budget_max_minor,
+        "currency": project.currency,
+        "start_date": project.start_date,
+        "deadline": project.deadline,
+        "visibility": project.visibility,
+    } | change
+
+
+class TestProjectUpdate:
+    def test_the_buyer_edits_an_open_project_and_offers_compare_with_the_new_budget(self, project):
+        offer = send_offer(project=project)  # $300 against $250-$400
+        start = project.start_date
+        ps.project_update(
+            **edit_kwargs(
+                project,
+                budget_min_minor=10000,
+                budget_max_minor=20000,
+                milestones=[ProjectMilestoneInput("A", 5000, start), ProjectMilestoneInput("B", 5000, start)],
+            )
+        )
+        project.refresh_from_db()
+        assert (project.budget_min_minor, project.budget_max_minor, project.milestones.count()) == (10000, 20000, 2)
+        [compared] = sel.offer_list_for_project(user=project.buyer, project=project)
+        assert (compared.pk, compared.over_budget, compared.over_budget_minor) == (offer.pk, True, 10000)
+        assert ProjectEvent.objects.filter(project=project, reason="edited").count() == 1
+
+    def test_refusals_change_nothing(self, project):
+        refused(NotFound, ps.project_update, **edit_kwargs(project, buyer=UserFactory()))
+        refused(ProjectInvalid, ps.project_update, **edit_kwargs(project, budget_min_minor=0))
+        send_offer(project=project)
+        err = refused(ProjectInvalid, ps.project_update, **edit_kwargs(project, currency="EUR"))
+        assert list(err.errors) == ["currency"]
+        ps.project_close(actor=project.buyer, project_id=project.pk)
+        refused(ProjectNotOpen, ps.project_update, **edit_kwargs(project, title="New"))
+
+    def test_a_stored_start_date_may_stay_in_the_past(self, project, clock):
+        clock.shift(timedelta(days=3))
+        ps.project_update(**edit_kwargs(project, title="Still the same start"))
+        assert Project.objects.get(pk=project.pk).title == "Still the same start"
+
+    def test_attachments_are_added_within_the_upload_limits(self, project, settings):
+        settings.MARKETPLACE = {**settings.MARKETPLACE, "UPLOAD_MAX_FILES": 2}
+        pdf = SimpleUploadedFile("a.pdf", b"%PDF", content_type="application/pdf")
+        assert [a.name for a in ps.project_attachment_add(buyer=project.buyer, project_id=project.pk, files=[pdf])] == [
+            "a.pdf"
+        ]
+        exe = SimpleUploadedFile("run.exe", b"MZ")
+        refused(ProjectInvalid, ps.project_attachment_add, buyer=project.buyer, project_id=project.pk, files=[exe])
+        two = [SimpleUploadedFile(f"{i}.pdf", b"%PDF") for i in range(2)]
+        refused(ProjectInvalid, ps.project_attachment_add, buyer=project.buyer, project_id=project.pk, files=two)
+
+
+class TestCheckoutAcceptOfferRules:
+    def test_a_provider_with_onboarding_needs_a_seller_who_can_receive(self, project, monkeypatch):
+        from payments import services as payments
+        from payments.exceptions import SellerCannotReceive
+        from payments.models import ConnectedAccount
+
+        class Onboarding:
+            requires_onboarding = True
+
+        offer = send_offer(project=project)
+        monkeypatch.setattr(payments, "gateway", Onboarding)
+        err = refused(
+            SellerCannotReceive,
+            payments.checkout_accept_offer,
+            buyer=project.buyer,
+            offer_id=offer.pk,
+            checkout_token=uuid.uuid4(),
+        )
+        assert err.code == "seller_cannot_receive"
+        ConnectedAccount.objects.create(user=offer.seller, stripe_account_id="acct_1", transfers_active=True)
+        order, created = payments.checkout_accept_offer(
+            buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4()
+        )
+        assert created and order.offer_id == offer.pk
+
+    def test_accepting_again_after_the_window_closed_expires_the_old_order_and_places_a_new_one(self, project, clock):
+        from payments import services as payments
+
+        offer, other = send_offer(project=project), send_offer(project=project)
+        first, _ = payments.checkout_accept_offer(buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4())
+        payments.payment_start(order=first)
+        clock.shift(timedelta(minutes=31))
+        second, created = payments.checkout_accept_offer(
+            buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4()
+        )
+        assert created and second.pk != first.pk
+        assert Order.objects.get(pk=first.pk).status == Order.Status.EXPIRED
+        assert {o.pk: o.status for o in Offer.objects.all()} == {offer.pk: OS.ACCEPTED, other.pk: OS.NOT_SELECTED}
+        assert Project.objects.get(pk=project.pk).status == PS.AWARDED
+
+    def test_the_payments_expiry_sweep_reopens_the_project(self, project, clock):
+        from payments import services as payments
+
+        offer = send_offer(project=project)
+        order, _ = payments.checkout_accept_offer(buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4())
+        clock.shift(timedelta(minutes=31))
+        assert payments.orders_expire_sweep() == 1
+        assert Order.objects.get(pk=order.pk).status == Order.Status.EXPIRED
+        assert Project.objects.get(pk=project.pk).status == PS.OPEN
+        assert Offer.objects.get(pk=offer.pk).status == OS.LIVE
+
+    def test_a_late_payment_does_not_accept_an_offer_the_seller_replaced(self, project, clock):
+        offer = send_offer(project=project, expiry_days=1)
+        order = accept_offer(offer)
+        clock.shift(timedelta(days=1))
+        with transaction.atomic():
+            order_expire(order_id=order.pk)
+        assert Offer.objects.get(pk=offer.pk).status == OS.EXPIRED
+        newer = send_offer(project=project, seller=offer.seller)
+        with transaction.atomic():
+            order_activate(order_id=order.pk, reason="paid late")
+        assert Order.objects.get(pk=order.pk).status == Order.Status.ACTIVE
+        assert {o.pk: o.status for o in Offer.objects.all()} == {offer.pk: OS.EXPIRED, newer.pk: OS.LIVE}
+        assert ProjectEvent.objects.filter(offer=offer, reason__contains="paid after it had expired").count() == 1
