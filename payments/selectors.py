@@ -280,17 +280,24 @@ class MoneySummary:
 
 
 def order_money_summary(order: Order) -> MoneySummary:
-    """The milestones' prices by where their money is: held, released to the seller, refunded."""
-    held = released = refunded = 0
-    if order.paid_at is not None:
-        for m in order.milestones.all():
-            if m.status in OrderMilestone.UNRELEASED or m.status == MS.DISPUTED:
-                held += m.price_minor
-            elif m.status == MS.ACCEPTED:
-                released += m.price_minor
-            elif m.status == MS.CANCELLED:
-                refunded += m.price_minor
-    return MoneySummary(held, released, refunded)
+    """The milestones' prices by where their money is: held in escrow, released to the seller,
+    refunded. Refunds are counted by amount (the order's Refund rows: cancellations, a dispute's
+    refunded part of a split or of an accepted milestone still pending clearance, a lost
+    chargeback), so a split milestone shows its two parts; the rest of what left escrow was
+    released. Uses `order.refund_list` when order_get_with_lifecycle loaded it."""
+    if order.paid_at is None:
+        return MoneySummary(0, 0, 0)
+    held = out = 0
+    for m in order.milestones.all():
+        if m.status in OrderMilestone.UNRELEASED or m.status == MS.DISPUTED:
+            held += m.price_minor
+        else:
+            out += m.price_minor
+    refunds = getattr(order, "refund_list", None)
+    if refunds is None:
+        refunds = list(Refund.objects.filter(order=order))
+    refunded = min(sum(r.amount_minor for r in refunds), out)
+    return MoneySummary(held, out - refunded, refunded)
 
 
 # --- seller earnings --------------------------------------------------------------------------------

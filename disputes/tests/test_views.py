@@ -444,6 +444,15 @@ class TestResolvedByAnAdmin:
         assert "Refunded to the buyer $12" in text(seller)
         assert "you receive $6.40 after commission, pending clearance until" in text(seller)
 
+    def test_the_order_page_counts_a_split_as_released_and_refunded(self, client, order, dispute, staff):
+        services.dispute_resolve(
+            dispute_id=dispute.pk, admin=staff, action="split", seller_amount_minor=800, note="Half done, roughly."
+        )
+        page = as_(client, order.buyer).get(reverse("order-detail", args=[order.pk]))
+        summary = re.search(r'data-testid="money-summary">(.*?)</p>', body(page), re.S).group(1)
+        summary = re.sub(r"<[^>]+>", "", summary)
+        assert summary == "Released to the seller: $8 · Refunded to you: $12"
+
 
 # --- everyone else ------------------------------------------------------------------------------
 

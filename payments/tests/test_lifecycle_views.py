@@ -244,7 +244,7 @@ class TestReview:
         assert url("milestone-request-revision", order, ms(order, 0)) not in html
         assert (
             "No revisions are left for this milestone. You can accept it, ask the seller to cancel it, or open a "
-            "dispute (disputes come later)." in text(page)
+            "dispute." in text(page)
         )
         assert "0 of 1 left" in panels(page)[0]
         assert "Delivery 1" in panels(page)[0] and "Delivery 2" in panels(page)[0]
