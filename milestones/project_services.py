@@ -856,7 +856,9 @@ def offers_expire_sweep(*, now: datetime | None = None, batch: int | None = None
     while True:
         with transaction.atomic():
             due = list(
-                Offer.objects.select_for_update(skip_locked=True)
+                # Only the offers are locked (of=self): their projects are only read for the texts,
+                # so an acceptance holding a project's lock does not make the sweep skip its offers.
+                Offer.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=OS.LIVE, expires_at__lte=now)
                 .select_related("project")
                 .order_by("expires_at", "pk")[:batch]
