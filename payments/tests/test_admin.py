@@ -17,6 +17,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from disputes import chargebacks
 from disputes import services as dispute_services
 from gigs import services as gig_services
 from gigs.tests.factories import GigFaqFactory, UserFactory
@@ -38,7 +39,7 @@ from payments.models import (
     Refund,
     WebhookEvent,
 )
-from payments.tests.factories import pay, place_order
+from payments.tests.factories import pay, place_order, process_inbox
 
 pytestmark = pytest.mark.django_db
 
@@ -338,6 +339,14 @@ def every_row(paid_order):
     )
     dispute_services.dispute_message_post(dispute_id=dispute.pk, user=order.seller, body="Working on it.")
     dispute_services.settlement_propose(dispute_id=dispute.pk, user=order.seller, seller_amount_minor=100)
+    # A chargeback on the order (the local provider's simulation: it holds milestone 2) with
+    # evidence submitted.
+    chargebacks.chargeback_simulate(order_id=order.pk)
+    process_inbox()
+    chargeback = order.disputes.get(kind="chargeback")
+    chargebacks.chargeback_evidence_submit(
+        dispute_id=chargeback.pk, admin=UserFactory(is_staff=True), evidence={"uncategorized_text": "Delivered."}
+    )
     return order
 
 
