@@ -597,6 +597,14 @@ class TestExpirySweep:
 
         assert offers_expire_sweep_task.name == "milestones.tasks.offers_expire_sweep_task"
 
+    def test_the_task_runs_the_sweep(self, project, clock):
+        from milestones.tasks import offers_expire_sweep_task
+
+        offer = send_offer(project=project, expiry_days=1)
+        clock.shift(timedelta(days=1, seconds=1))
+        assert offers_expire_sweep_task() == 1
+        assert Offer.objects.get(pk=offer.pk).status == OS.EXPIRED
+
 
 # --- prefilled plans ------------------------------------------------------------------------------
 
