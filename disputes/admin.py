@@ -478,6 +478,9 @@ class DisputeAdmin(ReadOnlyAdmin):
         if not self.has_view_permission(request) or not request.user.has_perm(needed):
             raise PermissionDenied
         d = get_object_or_404(Dispute.objects.select_related("order", "milestone"), pk=dispute_id)
+        if d.is_chargeback:  # the card issuer decides it: only evidence is sent from here
+            self.message_user(request, "A chargeback is decided by the card issuer.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
         label = APPROVALS.get(decision) or DECISIONS[decision]
         form = (ApprovalForm if decision in APPROVALS else DecisionForm)(request.POST or None)
         if request.method == "POST" and form.is_valid():

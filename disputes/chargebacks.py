@@ -41,7 +41,7 @@ from payments.keys import idempotency_key
 from payments.models import Payment, Payout, Refund
 
 from .exceptions import DisputeClosed, DisputeNotAllowed
-from .models import Dispute, DisputeEvent, DisputeEvidenceSubmission, DisputeHold
+from .models import Dispute, DisputeEvent, DisputeEvidenceSubmission, DisputeHold, SettlementOffer
 
 log = logging.getLogger(__name__)
 DS = Dispute.Status
@@ -315,6 +315,9 @@ def _end_party_dispute(party: Dispute, *, now: datetime, note: str) -> None:
     _event(party, actor=None, frm=party.status, to=DS.RESOLVED, action="settled by a chargeback", note=note)
     party.status = DS.RESOLVED
     party.save(update_fields=["status"])
+    SettlementOffer.objects.filter(dispute=party, status=SettlementOffer.Status.OPEN).update(
+        status=SettlementOffer.Status.WITHDRAWN, answered_at=now
+    )
 
 
 def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, now: datetime) -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from disputes import services
 from disputes.exceptions import DisputeClosed, DisputeNotAllowed
-from disputes.models import Dispute, DisputeHold
+from disputes.models import Dispute, DisputeHold, SettlementOffer
 from disputes.tests.helpers import open_dispute
 from gigs.tests.factories import UserFactory
 from milestones.models import Order, OrderMilestone
@@ -414,11 +414,15 @@ class TestWithAMilestoneDispute:
         m1 = milestones_of(order)[0]
         deliver(m1)
         party = open_dispute(fresh(m1))
+        offer = services.settlement_propose(dispute_id=party.pk, user=order.seller, seller_amount_minor=1000)
         bank.created()
         bank.funds_withdrawn()
+        with pytest.raises(DisputeClosed, match="chargeback"):  # no settlement while it runs
+            services.settlement_accept(offer_id=offer.pk, user=order.buyer)
         bank.lost()
         party = fresh(party)
         assert (party.status, party.resolution_action) == (DS.RESOLVED, Dispute.Action.CHARGEBACK)
+        assert fresh(offer).status == SettlementOffer.Status.WITHDRAWN
         assert fresh(m1).status == S.CANCELLED
 
     def test_no_milestone_dispute_opens_on_a_held_milestone(self, order, bank):
@@ -500,3 +504,55 @@ class TestApprovalRecheck:
         services.dispute_resolve(dispute_id=d.pk, admin=staff, action="refund", note="Refund it.")
         d = services.dispute_decision_approve(dispute_id=d.pk, admin=self.approver(), note="OK")
         assert d.status == DS.RESOLVED and fresh(m1).status == S.CANCELLED
+
+
+class TestBeforeThePaymentIsRecorded:
+    def test_a_dispute_event_before_the_payments_success_is_rolled_back_and_applied_later(self, clock):
+        from disputes.chargebacks import ChargebackNotReady
+        from payments import services as payment_services
+        from payments.gateways import gateway
+        from payments.tests.factories import place_order
+
+        order = place_order()
+        payment = payment_services.payment_start(order=order)
+        bank = Bank(order, amount=1000)  # matched by the payment intent: the charge is not known yet
+        row, _ = payment_services.webhook_event_store(event=bank.event("created"), source="stripe")
+        with pytest.raises(ChargebackNotReady):
+            payment_services.webhook_event_process(event_pk=row.pk)
+        assert WebhookEvent.objects.get(pk=row.pk).status == WebhookEvent.Status.RECEIVED  # the sweep retries it
+        assert not Dispute.objects.exists()
+
+        gateway().submit_card(payment.provider_payment_id, "4242424242424242")
+        success = WebhookEvent.objects.get(type="payment_intent.succeeded")
+        payment_services.webhook_event_process(event_pk=success.pk)
+        assert payment_services.webhook_event_process(event_pk=row.pk).status == WebhookEvent.Status.PROCESSED
+        assert Dispute.objects.get(kind=Dispute.Kind.CHARGEBACK).amount_minor == 1000
+        assert statuses(Order.objects.get(pk=order.pk))[0] == S.DISPUTED
+
+
+class TestPartiesSee:
+    def test_the_parties_read_the_chargeback_in_the_api_and_cannot_act_on_it(self, order, bank):
+        bank.created()
+        d = bank.dispute
+        client = Client()
+        client.force_login(order.buyer)
+        listed = client.get("/api/disputes/").json()["results"]
+        assert [(r["id"], r["milestone"]) for r in listed] == [(d.pk, None)]
+        detail = client.get(f"/api/disputes/{d.pk}/")
+        assert detail.status_code == 200 and detail.json()["status"] == DS.OPEN
+        withdraw = client.post(f"/api/disputes/{d.pk}/withdraw/", {}, content_type="application/json")
+        assert withdraw.status_code == 409 and withdraw.json()["code"] == "dispute_closed"
+        assert bank.dispute.status == DS.OPEN
+
+
+def test_the_admin_decision_forms_refuse_a_chargeback(order, bank, staff):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_dispute", "change_dispute"]))
+    bank.created()
+    client = Client()
+    client.force_login(staff)
+    response = client.get(f"/admin/disputes/dispute/{bank.dispute.pk}/decide/refund/", follow=True)
+    assert response.status_code == 200
+    assert "decided by the card issuer" in response.content.decode()
+    assert bank.dispute.status == DS.OPEN
