@@ -283,3 +283,35 @@ class TestLocalSimulation:
             response = admin_client_for(superuser).get(reverse("admin:disputes_dispute_changelist"))
         actions = [value for value, _ in response.context["action_form"].fields["action"].choices]
         assert "decide_action" in actions and "simulate_chargeback_action" not in actions
+
+
+class TestEvidenceKeys:
+    def test_a_submission_whose_answer_was_lost_is_retried_with_the_same_key_and_sent_once(
+        self, superuser, fake, stripe_chargeback
+    ):
+        from disputes.chargebacks import chargeback_evidence_submit
+        from payments.exceptions import ProviderUnavailable
+
+        d = stripe_chargeback
+        fake.fail_next(3, error="connection", after_processing=True)  # the request and the SDK's retries
+        with pytest.raises(ProviderUnavailable):
+            chargeback_evidence_submit(dispute_id=d.pk, admin=superuser, evidence=EVIDENCE)
+        assert fresh(d).evidence_submitted_at is None  # nothing recorded: we do not know it went through
+        assert fake.disputes[d.provider_dispute_id]["evidence_details"]["submission_count"] == 1
+
+        sub = chargeback_evidence_submit(dispute_id=d.pk, admin=superuser, evidence=EVIDENCE)
+        assert sub.provider_status == "under_review" and fresh(d).evidence_submitted_at is not None
+        keys = {r.idempotency_key for r in fake.posts(f"/v1/disputes/{d.provider_dispute_id}")}
+        assert keys == {evidence_key(d, 1)}
+        assert fake.disputes[d.provider_dispute_id]["evidence_details"]["submission_count"] == 1
+
+    def test_the_local_provider_answers_the_same_key_without_a_second_submission(self, order):
+        from payments.gateways import gateway
+
+        call_command("simulate_chargeback", order.pk)
+        ref = Dispute.objects.get(kind=Dispute.Kind.CHARGEBACK).provider_dispute_id
+        first = gateway().submit_dispute_evidence(ref, {"uncategorized_text": "Delivered."}, idempotency_key="k-1")
+        again = gateway().submit_dispute_evidence(ref, {"uncategorized_text": "Delivered."}, idempotency_key="k-1")
+        assert first == again == "under_review"
+        assert local_events().count("charge.dispute.updated") == 1
+        process_inbox()
