@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import offer_views, views
 
 MILESTONE = "orders/<int:pk>/milestones/<int:milestone_id>/"
 
@@ -24,4 +24,6 @@ urlpatterns = [
         name="api-cancellation-answer",
     ),
     path("me/earnings/", views.MyEarningsApi.as_view(), name="api-my-earnings"),
+    # Accepting a custom offer (issue 7) places its order: payments' checkout.
+    path("offers/<int:pk>/accept/", offer_views.OfferAcceptApi.as_view(), name="api-offer-accept"),
 ]
