@@ -19,6 +19,7 @@ urlpatterns = [
     path("sell/payments/", include("payments.connect_urls")),
     path("notifications/", include("milestones.notification_urls")),
     path("disputes/", include("disputes.urls")),
+    path("projects/", include("milestones.project_urls")),
     path("", include("payments.urls")),
     path("", include("milestones.workspace_urls")),
     path("", include("milestones.urls")),  # before gigs: it serves the editor's Description & FAQ step

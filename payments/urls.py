@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("orders/", views.my_orders, name="my-orders"),
     path("orders/checkout/<slug:slug>/<slug:tier>/", views.checkout, name="order-checkout"),
+    path("orders/offer/<int:offer_id>/checkout/", views.offer_checkout, name="offer-checkout"),
     path("orders/<int:pk>/", views.order_detail, name="order-detail"),
     path("orders/<int:pk>/pay/", views.order_pay, name="order-pay"),
     path("orders/<int:pk>/receipt/", views.order_receipt, name="order-receipt"),

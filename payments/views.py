@@ -661,3 +661,70 @@ def earnings(request):
             "clearance_days": settings.MARKETPLACE["CLEARANCE_DAYS"],
         },
     )
+
+
+# --- accepting a custom offer (issue 7) --------------------------------------------------------------
+
+
+@login_required
+def offer_checkout(request, offer_id: int):
+    """The project's buyer accepts a seller's offer: GET shows its milestones, the fees and the
+    total with a fresh checkout token; POST places the order (services.checkout_accept_offer:
+    the same token twice, or an offer already accepted, gives back its one order) and opens the
+    pay page. Anyone but the project's buyer gets a 404; a refusal (offer withdrawn, expired,
+    another one accepted, project closed) is a form error and changes nothing."""
+    from milestones import project_selectors
+
+    try:
+        offer = project_selectors.offer_get_for_user(user=request.user, offer_id=offer_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    project = offer.project
+    if project.buyer_id != request.user.pk:
+        raise Http404("No such offer.")
+
+    form = CheckoutForm(request.POST or None, requirements=())
+    if request.method == "POST" and form.is_valid():
+        try:
+            order, _ = services.checkout_accept_offer(
+                buyer=request.user, offer_id=offer.pk, checkout_token=form.cleaned_data["checkout_token"]
+            )
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except DomainError as exc:  # not live, expired, project not open, seller cannot receive
+            form.add_error(None, exc.message)
+        else:
+            if order.checkout_token != form.cleaned_data["checkout_token"]:
+                messages.info(request, "You already accepted this offer: here is its order.")
+            if order.is_payable:
+                return redirect("order-pay", pk=order.pk)
+            return redirect("order-detail", pk=order.pk)
+    elif request.method != "POST" and offer.status == offer.Status.ACCEPTED:
+        current = project_selectors.offer_current_order(offer=offer)
+        if current is not None and current.buyer_id == request.user.pk:
+            messages.info(request, "You already accepted this offer: here is its order.")
+            return redirect("order-pay" if current.is_payable else "order-detail", pk=current.pk)
+
+    lines = list(offer.milestones.all())
+    fees = order_fees(offer.total_minor, offer.currency)
+    rules = settings.MARKETPLACE
+    acceptable = offer.is_live and not offer.is_past_expiry() and project.is_open
+    return render(
+        request,
+        "payments/offer_checkout.html",
+        {
+            "offer": offer,
+            "project": project,
+            "lines": lines,
+            "subtotal_minor": offer.total_minor,
+            "fee_rows": _fee_rows(fees),
+            "total_minor": offer.total_minor + fees.service_fee_minor + fees.small_order_fee_minor,
+            "total_days": offer.total_days,
+            "service_fee_note": f"{rules['BUYER_SERVICE_FEE_BPS'] / 100:g}% of the subtotal",
+            "small_order_threshold": format_money(rules["SMALL_ORDER_THRESHOLD_MINOR"], offer.currency),
+            "expiry_minutes": rules["CHECKOUT_EXPIRY_MINUTES"],
+            "cannot_receive": not services.seller_can_receive(offer.seller),
+            "acceptable": acceptable,
+            "form": form,
+        },
+    )
