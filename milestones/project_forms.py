@@ -418,13 +418,19 @@ BLANK_PLAN_ROW = {
 }
 
 
+def _major_text(amount_minor: int, currency: str) -> str:
+    """150 -> "150", 150.5 -> "150.50": what a person would type."""
+    major = to_major(amount_minor, currency)
+    return str(int(major)) if major == major.to_integral_value() else f"{major:f}"
+
+
 def plan_rows(milestones, currency: str) -> list[dict]:
     """Row values from milestones (an offer's, or a prefill from a template or a gig)."""
     return [
         {
             "name": m.name,
             "description": m.description,
-            "price": f"{to_major(m.price_minor, currency):f}" if m.price_minor else "",
+            "price": _major_text(m.price_minor, currency) if m.price_minor else "",
             "delivery_days": m.delivery_days,
             "revisions": m.revisions,
             "video_call": m.video_call,
@@ -445,13 +451,14 @@ class OfferForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         rules = _rules()
-        self.fields["expiry_days"].max_value = rules["OFFER_MAX_EXPIRY_DAYS"]
-        self.fields["expiry_days"].widget.attrs["max"] = rules["OFFER_MAX_EXPIRY_DAYS"]
-        self.fields["expiry_days"].initial = rules["OFFER_EXPIRY_DAYS"]
-        self.fields[
-            "expiry_days"
-        ].help_text = (
-            f"1 to {rules['OFFER_MAX_EXPIRY_DAYS']} days; after that the offer expires unless the buyer accepted it."
+        most = rules["OFFER_MAX_EXPIRY_DAYS"]
+        # Built here: the limits are settings read on each request, not at import.
+        self.fields["expiry_days"] = forms.IntegerField(
+            label="Offer open for (days)",
+            min_value=1,
+            max_value=most,
+            initial=rules["OFFER_EXPIRY_DAYS"],
+            help_text=f"1 to {most} days; after that the offer expires unless the buyer accepted it.",
         )
 
 

@@ -546,7 +546,8 @@ def offer_thread(request, pk: int, offer_id: int):
             "is_buyer": is_buyer,
             "budget_text": _budget_text(project),
             "thread": list(sel.offer_messages(offer=offer)),
-            "form": form if offer.status in Offer.CURRENT else None,
+            # A refused post keeps its form, to show why; otherwise a closed thread has none.
+            "form": form if offer.status in Offer.CURRENT or form.is_bound else None,
             "decline_form": DeclineForm(auto_id="decline-%s") if is_buyer and offer.is_live else None,
             "can_accept": is_buyer and offer.is_live and project.is_open and not offer.is_past_expiry(),
         },

@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from gigs.tests.factories import CategoryFactory, UserFactory
+from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
 from milestones import project_services as ps
 from milestones.models import Notification, Order, OrderMilestone
 from milestones.project_models import (
@@ -32,6 +32,8 @@ from milestones.project_models import (
     ProjectInvite,
     ProjectMilestone,
 )
+from milestones.project_selectors import OfferMilestoneInput as M
+from milestones.services import MilestoneInput, MilestoneTerms, template_save
 
 from .factories import post_project, seller_in, send_offer
 
@@ -476,4 +478,437 @@ def test_the_sketch_rows_without_javascript(client, buyer, category):
     response = client.post(url("project-create"), full | {"sk_add": "1"})
     assert len(response.context["sketch"].forms) == 5 and "Use at most 5 milestones." in said(response)
     assert "disabled" in re.search(r'<button[^>]*name="sk_add"[^>]*>', body(response)).group(0)
+    assert state() == before
+
+
+# --- the project page ---------------------------------------------------------------------------
+
+
+def test_the_buyer_compares_offers_side_by_side(client, project, seller):
+    cheap = send_offer(project=project, seller=seller)  # $300 in 6 days: within budget, on time
+    dear = send_offer(
+        project=project,
+        plan=[M("Everything", "All of it.", 50000, 40, 1, False)],
+        message="The premium way.",
+    )
+    response = as_(client, project.buyer).get(url("project-detail", project.pk))
+    assert response.status_code == 200
+    offers = response.context["offers"]
+    assert [o.pk for o in offers] == [cheap.pk, dear.pk]  # live first, cheapest first
+    cards = re.findall(r'<article class="panel pj-offer.*?</article>', body(response), re.S)
+    assert len(cards) == 2
+    first, second = (re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", c)) for c in cards)
+    assert seller.public_name in first and "$300" in first and "within budget" in first and "by the deadline" in first
+    assert "Discovery · $100 · 2 days · 1 revision · video call" in first
+    start = project.start_date
+    assert (start + timedelta(days=6)).strftime("%b %-d, %Y") in first
+    assert "$500" in second and "over budget by $100" in second and "late by 10 days" in second
+    assert 'class="panel pj-offer pj-offer-live pj-over pj-late"' in cards[1]
+    page = body(response)
+    for offer in (cheap, dear):
+        assert url("offer-checkout", offer.pk) in page
+        assert url("project-offer", project.pk, offer.pk) in page
+        assert url("project-offer-decline", project.pk, offer.pk) in page
+    assert "Close to new offers" in page and "(2 live)" in text(response)
+
+
+def test_the_comparison_runs_the_same_queries_at_1_and_many_offers(client, project, django_assert_num_queries):
+    ps.project_attachment_add(buyer=project.buyer, project_id=project.pk, files=[SimpleUploadedFile("a.txt", b"a")])
+    send_offer(project=project)
+    as_(client, project.buyer)
+    # session, user, project, its sketch, its attachments, the offers, their milestones, the nav
+    with django_assert_num_queries(8):
+        response = client.get(url("project-detail", project.pk))
+    assert len(response.context["offers"]) == 1
+    for _ in range(5):
+        send_offer(project=project)
+    with django_assert_num_queries(8):
+        response = client.get(url("project-detail", project.pk))
+    assert len(response.context["offers"]) == 6
+    assert len(re.findall(r'data-testid="offer-card"', body(response))) == 6
+
+
+def test_a_seller_sees_the_brief_and_only_their_own_offer(client, project, seller):
+    other = send_offer(project=project, message="The other seller's secret pitch.")
+    response = as_(client, seller).get(url("project-detail", project.pk))
+    page = text(response)
+    assert response.status_code == 200 and "A website for my bakery" in page and "Send an offer" in page
+    assert response.context["offers"] == [] and "secret pitch" not in page and other.seller.username not in page
+    assert "Close to new offers" not in page and url("offer-checkout", other.pk) not in body(response)
+
+    mine = send_offer(project=project, seller=seller, message="My own pitch.")
+    response = client.get(url("project-detail", project.pk))
+    page = text(response)
+    assert [o.pk for o in response.context["offers"]] == [mine.pk]
+    assert "Your offer is waiting for the buyer" in page and "My own pitch." in page
+    assert "Revise my offer" in page and "Withdraw my offer" in page and "secret pitch" not in page
+    assert url("offer-checkout", mine.pk) not in body(response)
+
+
+def test_a_seller_may_not_offer_on_their_own_project(client, project):
+    as_(client, project.buyer)
+    response = client.get(url("project-offer-new", project.pk))
+    assert response["Location"] == url("project-detail", project.pk)
+    assert "You cannot send an offer on your own project." in said(response)
+    before = state()
+    response = client.post(url("project-offer-new", project.pk), offer_data())
+    assert response.status_code == 200
+    assert "You cannot send an offer on your own project." in response.context["form"].non_field_errors()
+    assert state() == before
+    assert "Send an offer" not in text(client.get(url("project-detail", project.pk)))
+
+
+def test_attachments_download_for_those_who_see_the_project_only(client, project, seller, settings):
+    attachment = ps.project_attachment_add(
+        buyer=project.buyer, project_id=project.pk, files=[SimpleUploadedFile("brief.pdf", b"%PDF the brief")]
+    )[0]
+    target = url("project-attachment", project.pk, attachment.pk)
+    for user in (project.buyer, seller):
+        response = as_(client, user).get(target)
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == 'attachment; filename="brief.pdf"'
+        assert response["Cache-Control"] == "private, no-store"
+        assert b"".join(response.streaming_content) == b"%PDF the brief"
+    assert target in body(client.get(url("project-detail", project.pk)))
+    assert settings.MEDIA_URL not in body(client.get(url("project-detail", project.pk)))
+    other = post_project(category=project.category)
+    assert client.get(url("project-attachment", other.pk, attachment.pk)).status_code == 404
+    assert as_(client, seller_in(CategoryFactory())).get(target).status_code == 404
+
+
+def test_the_buyer_closes_the_project(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    assert as_(client, seller).post(url("project-close", project.pk)).status_code == 404
+    response = as_(client, project.buyer).post(url("project-close", project.pk), {"reason": "Found someone."})
+    assert "The project is closed: it takes no more offers." in said(response)
+    project.refresh_from_db()
+    offer.refresh_from_db()
+    assert (project.status, project.closed_reason, offer.status) == (PS.CLOSED, "Found someone.", OS.NOT_SELECTED)
+    page = text(client.get(url("project-detail", project.pk)))
+    assert "This project is closed: Found someone." in page and "Close to new offers" not in page
+    assert url("offer-checkout", offer.pk) not in page
+
+
+def test_the_buyer_invites_more_sellers(client, project, seller):
+    erin = UserFactory(username="erin")
+    as_(client, project.buyer)
+    before = state()
+    response = client.post(url("project-invite", project.pk), {"invites": "nobody"})
+    assert "No seller with the username nobody." in said(response)
+    assert state() == before
+    response = client.post(url("project-invite", project.pk), {"invites": "erin bob"})
+    assert "Invited" in said(response)[-1]
+    assert sorted(project.invites.values_list("seller", flat=True)) == sorted([erin.pk, seller.pk])
+
+
+# --- offers ---------------------------------------------------------------------------------------
+
+
+def test_the_offer_form_renders_with_one_blank_milestone(client, project, seller):
+    response = as_(client, seller).get(url("project-offer-new", project.pk))
+    page = body(response)
+    assert response.status_code == 200 and len(response.context["plan"].forms) == 1
+    assert '<label for="id_message">Message to the buyer' in page
+    assert '<label for="id_om-0-price">Price' in page and '<label for="id_om-0-delivery_days">Delivery (days)' in page
+    assert 'name="expiry_days" value="7"' in page
+    assert "A website for my bakery" in text(response) and "$250 – $400" in text(response)
+
+
+def test_a_seller_sends_an_offer(client, project, seller):
+    response = as_(client, seller).post(url("project-offer-new", project.pk), offer_data(expiry_days="10"))
+    offer = Offer.objects.get()
+    assert response["Location"] == url("project-detail", project.pk)
+    assert "Your offer of $300 is sent: the buyer is told." in said(response)
+    assert (offer.seller, offer.status, offer.total_minor, offer.total_days) == (seller, OS.LIVE, 30000, 6)
+    assert offer.message == "I can do it in a week."
+    assert list(offer.milestones.values_list("name", "price_minor", "delivery_days", "revisions", "video_call")) == [
+        ("Discovery", 10000, 2, 1, True),
+        ("Build", 15000, 3, 2, False),
+        ("Launch", 5000, 1, 0, False),
+    ]
+    assert abs(offer.expires_at - (timezone.now() + timedelta(days=10))) < timedelta(minutes=1)
+    assert Notification.objects.filter(user=project.buyer, kind="offer_received").count() == 1
+
+    # One live offer per seller: the form sends them to revise it; a second post is refused.
+    response = client.get(url("project-offer-new", project.pk))
+    assert response["Location"] == url("project-offer-revise", project.pk, offer.pk)
+    before = state()
+    response = client.post(url("project-offer-new", project.pk), offer_data())
+    assert (
+        "You already have an offer on this project: revise it instead." in response.context["form"].non_field_errors()
+    )
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    "rows,where,message",
+    [
+        ([("", "100", 2, 0, False)], ("om", 0, "name"), "This field is required."),
+        ([("Build", "", 2, 0, False)], ("om", 0, "price"), "This field is required."),
+        ([("Build", "12.345", 2, 0, False)], ("om", 0, "price"), "Use at most 2 decimal places."),
+        ([("Build", "4", 2, 0, False)], ("om", 0, "price"), "Each milestone costs at least 500 (minor units)."),
+        (
+            [("Build", "100", 0, 0, False)],
+            ("om", 0, "delivery_days"),
+            "Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            [("Build", "100", 2, 0, False), ("Launch", "100", 400, 0, False)],
+            ("om", 1, "delivery_days"),
+            "Delivery takes 1 to 365 days.",
+        ),
+        ([(f"M{i}", "100", 1, 0, False) for i in range(6)], None, "Use at most 5 milestones."),
+        ([], None, "Add at least one milestone."),
+    ],
+)
+def test_offer_plan_errors_show_on_their_row_and_change_nothing(client, project, seller, rows, where, message):
+    as_(client, seller)
+    before = state()
+    response = client.post(url("project-offer-new", project.pk), offer_data(rows))
+    assert response.status_code == 200
+    if where is not None:
+        _, i, field = where
+        assert message in response.context["plan"].forms[i].errors[field]
+    assert message in text(response)
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    "overrides,field,message",
+    [
+        ({"message": ""}, "message", "This field is required."),
+        ({"expiry_days": "0"}, "expiry_days", "Ensure this value is greater than or equal to 1."),
+        ({"expiry_days": "31"}, "expiry_days", "Ensure this value is less than or equal to 30."),
+    ],
+)
+def test_offer_field_errors_change_nothing(client, project, seller, overrides, field, message):
+    as_(client, seller)
+    before = state()
+    response = client.post(url("project-offer-new", project.pk), offer_data(**overrides))
+    assert message in response.context["form"].errors[field]
+    assert state() == before
+
+
+def test_the_plan_rows_without_javascript(client, project, seller):
+    as_(client, seller)
+    before = state()
+    data = offer_data(message="Kept while adding")
+    del data["send"]
+    response = client.post(url("project-offer-new", project.pk), data | {"om_add": "1"})
+    assert len(response.context["plan"].forms) == 4 and 'value="Discovery"' in body(response)
+    assert "Kept while adding" in body(response) and not response.context["form"].errors
+    response = client.post(url("project-offer-new", project.pk), data | {"om_remove": "1"})
+    names = [f.initial["name"] for f in response.context["plan"].forms]
+    assert names == ["Discovery", "Launch"]
+    assert response.context["plan"].forms[0].initial["video_call"] is True
+    assert state() == before
+
+
+def test_the_offer_form_is_prefilled_from_a_template_or_a_gig(client, project, seller):
+    template = template_save(
+        owner=seller,
+        name="My web plan",
+        milestones=[
+            MilestoneInput("Wireframes", "Every page sketched.", True, {"standard": MilestoneTerms(12000, 4, 2)}),
+            MilestoneInput("Build", "", False, {"standard": MilestoneTerms(20000, 10, 1)}),
+        ],
+    )
+    as_(client, seller)
+    response = client.get(url("project-offer-new", project.pk), {"template": template.pk, "tier": "standard"})
+    rows = [f.initial for f in response.context["plan"].forms]
+    assert [(r["name"], r["price"], r["delivery_days"], r["revisions"], r["video_call"]) for r in rows] == [
+        ("Wireframes", "120", 4, 2, True),
+        ("Build", "200", 10, 1, False),
+    ]
+    assert "Filled from your template" in text(response) and "My web plan" in body(response)
+    assert not Offer.objects.exists()
+
+    gig = seller.gigs.get()
+    response = client.get(url("project-offer-new", project.pk), {"gig": gig.pk, "tier": "basic"})
+    assert response.status_code == 200 and response.context["plan"].forms
+    assert "Filled from the Basic package of your gig" in text(response)
+    assert gig.title in body(response)
+
+    someone_elses = GigFactory(published=True)
+    response = client.get(url("project-offer-new", project.pk), {"gig": someone_elses.pk})
+    assert "No such gig." in " ".join(said(response))
+    assert [f.initial.get("name") for f in response.context["plan"].forms] == [""]
+
+
+def test_a_seller_revises_and_withdraws_their_offer(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    target = url("project-offer-revise", project.pk, offer.pk)
+    as_(client, seller)
+    response = client.get(target)
+    assert [f.initial["name"] for f in response.context["plan"].forms] == ["Discovery", "Build", "Launch"]
+    assert response.context["plan"].forms[1].initial["price"] == "150"
+    assert "I can do it." in body(response) and "Send the revised offer" in body(response)
+
+    rows = [("Discovery", "100", 2, 1, True), ("Build and launch", "180", 4, 2, False)]
+    response = client.post(target, offer_data(rows, message="Cheaper, in two steps."))
+    assert "Your offer is revised (version 2, $280)." in said(response)
+    offer.refresh_from_db()
+    assert (offer.revision, offer.total_minor, offer.message) == (2, 28000, "Cheaper, in two steps.")
+    assert list(offer.milestones.values_list("name", flat=True)) == ["Discovery", "Build and launch"]
+    assert offer.revisions.count() == 2
+
+    # The buyer and other sellers cannot revise or withdraw it.
+    for user in (project.buyer, seller_in(project.category)):
+        as_(client, user)
+        before = state()
+        assert client.get(target).status_code == 404
+        assert client.post(target, offer_data()).status_code == 404
+        assert client.post(url("project-offer-withdraw", project.pk, offer.pk)).status_code == 404
+        assert state() == before
+
+    as_(client, seller)
+    response = client.post(url("project-offer-withdraw", project.pk, offer.pk), {"reason": "Too busy."})
+    assert "Your offer is withdrawn." in said(response)
+    offer.refresh_from_db()
+    assert offer.status == OS.WITHDRAWN
+    response = client.get(target)
+    assert "This offer is withdrawn: it cannot be revised." in said(response)
+    before = state()
+    response = client.post(target, offer_data())
+    assert "This offer is withdrawn." in response.context["form"].non_field_errors()
+    assert state() == before
+    # A new offer may be sent after withdrawing.
+    assert "Send an offer" in text(client.get(url("project-detail", project.pk)))
+
+
+def test_the_buyer_declines_an_offer(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    as_(client, project.buyer)
+    response = client.post(url("project-offer-decline", project.pk, offer.pk), {"reason": "Too slow."})
+    assert f"You declined {seller.public_name}'s offer: they are told." in said(response)
+    offer.refresh_from_db()
+    assert offer.status == OS.DECLINED
+    assert Notification.objects.get(user=seller, kind="offer_declined").text.endswith("declined: Too slow.")
+    before = state()
+    response = client.post(url("project-offer-decline", project.pk, offer.pk))  # again: a no-op
+    assert state() == before
+    assert as_(client, seller).post(url("project-offer-decline", project.pk, offer.pk)).status_code == 404
+    withdrawn = send_offer(project=project)
+    ps.offer_withdraw(seller=withdrawn.seller, offer_id=withdrawn.pk)
+    as_(client, project.buyer)
+    before = state()
+    response = client.post(url("project-offer-decline", project.pk, withdrawn.pk))
+    assert "This offer is withdrawn." in said(response)
+    assert state() == before
+
+
+def test_the_offer_thread(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    target = url("project-offer", project.pk, offer.pk)
+    response = as_(client, project.buyer).get(target)
+    assert response.status_code == 200 and "No messages yet." in text(response)
+    assert "Accept this offer" in text(response) and "Decline this offer" in text(response)
+    response = client.post(target, {"body": "Can you start on Monday?"})
+    assert response["Location"] == target
+    response = as_(client, seller).post(target, {"body": "Yes, Monday works."})
+    page = text(client.get(target))
+    assert f"The buyer ({project.buyer.public_name})" in page
+    assert "Can you start on Monday?" in page and "You" in page and "Yes, Monday works." in page
+    assert "Accept this offer" not in page
+    assert list(OfferMessage.objects.values_list("sender", "body")) == [
+        (project.buyer.pk, "Can you start on Monday?"),
+        (seller.pk, "Yes, Monday works."),
+    ]
+    before = state()
+    response = client.post(target, {"body": "   "})
+    assert response.status_code == 200 and "This field is required." in response.context["form"].errors["body"]
+    assert state() == before
+    # Another seller of the category: 404, even with the project visible to them.
+    assert as_(client, seller_in(project.category)).get(target).status_code == 404
+    # Withdrawn: the thread is read-only.
+    ps.offer_withdraw(seller=seller, offer_id=offer.pk)
+    response = as_(client, seller).get(target)
+    assert "its thread is closed" in text(response) and response.context["form"] is None
+    before = state()
+    response = client.post(target, {"body": "One more thing"})
+    assert "This offer is withdrawn: its thread is closed." in response.context["form"].non_field_errors()
+    assert state() == before
+    assert as_(client, project.buyer).get(url("project-offer", project.pk + 1000, offer.pk)).status_code == 404
+
+
+# --- accepting: the checkout (payments) -----------------------------------------------------------
+
+
+def test_the_offer_checkout_shows_the_fees_and_places_one_order(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    other = send_offer(project=project)
+    target = url("offer-checkout", offer.pk)
+    response = as_(client, project.buyer).get(target)
+    assert response.status_code == 200
+    page = text(response)
+    assert f"Custom offer from {seller.public_name}" in page
+    assert "1. Discovery Workshop and brief. $100 2 days 1 Included" in page
+    assert "3. Launch Live and handed over. $50 1 day None" in page
+    # 5.5 % of $300 = $16.50; no small order fee at $100 or more.
+    assert "Subtotal $300 Service fee $16.50 Total $316.50" in page and "Small order fee" not in page
+    token = response.context["form"]["checkout_token"].value()
+    assert f'value="{token}"' in body(response)
+
+    response = client.post(target, {"checkout_token": str(token)})
+    order = Order.objects.get()
+    assert response["Location"] == url("order-pay", order.pk)
+    assert (order.offer_id, order.buyer, order.seller, order.total_minor, order.service_fee_minor) == (
+        offer.pk,
+        project.buyer,
+        seller,
+        31650,
+        1650,
+    )
+    assert list(order.milestones.values_list("name", "price_minor")) == [
+        ("Discovery", 10000),
+        ("Build", 15000),
+        ("Launch", 5000),
+    ]
+    # The same token again (a double submit): the same order, nothing new.
+    before = state()
+    response = client.post(target, {"checkout_token": str(token)})
+    assert response["Location"] == url("order-pay", order.pk)
+    assert state() == before
+    project.refresh_from_db()
+    other.refresh_from_db()
+    offer.refresh_from_db()
+    assert (project.status, offer.status, other.status) == (PS.AWARDED, OS.ACCEPTED, OS.NOT_SELECTED)
+    # Coming back to the checkout of the accepted offer: its order.
+    assert client.get(target)["Location"] == url("order-pay", order.pk)
+    page = text(client.get(url("project-detail", project.pk)))
+    assert f"You accepted {seller.public_name}'s offer: order #{order.pk} waits for your payment" in page
+    assert "Close to new offers" not in page
+    # The pay page is the usual one.
+    assert "Pay $316.50" in text(client.get(url("order-pay", order.pk)))
+
+
+def test_the_offer_checkout_refuses_and_changes_nothing(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    target = url("offer-checkout", offer.pk)
+    # Only the project's buyer: the seller and others get a 404.
+    for user in (seller, seller_in(project.category)):
+        assert as_(client, user).get(target).status_code == 404
+    as_(client, project.buyer)
+    response = client.get(target)
+    token = str(response.context["form"]["checkout_token"].value())
+    ps.offer_withdraw(seller=seller, offer_id=offer.pk)  # meanwhile
+    before = state()
+    response = client.post(target, {"checkout_token": token})
+    assert response.status_code == 200
+    assert "This offer is withdrawn." in response.context["form"].non_field_errors()
+    assert "This offer is withdrawn." in text(response)
+    assert "disabled>Accept and place order" in body(response)
+    assert state() == before
+    response = client.post(target, {"checkout_token": "not-a-uuid"})
+    assert response.status_code == 200 and state() == before
+
+
+def test_a_closed_project_cannot_accept(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    ps.project_close(actor=project.buyer, project_id=project.pk)
+    as_(client, project.buyer)
+    before = state()
+    response = client.post(url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())})
+    assert "This offer is not selected." in response.context["form"].non_field_errors()
+    assert "This project takes no more offers." in text(response)
     assert state() == before
