@@ -1,13 +1,22 @@
+from functools import cache
+
 from django import forms
-from django.contrib import admin
-from django.db.models import Count
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template import engines
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from gigs.admin import GigAdmin
 from gigs.models import Gig
+from marketplace.exceptions import DomainError
 from marketplace.money import format_money
 
-from . import services
+from . import project_services, services
 from .models import (
     CancellationRequest,
     Delivery,
@@ -25,6 +34,17 @@ from .models import (
     RevisionRequest,
     Task,
     TeamMember,
+)
+from .project_models import (
+    Offer,
+    OfferMessage,
+    OfferMilestone,
+    OfferRevision,
+    Project,
+    ProjectAttachment,
+    ProjectEvent,
+    ProjectInvite,
+    ProjectMilestone,
 )
 
 
@@ -575,4 +595,470 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_select_related = ["user", "order", "milestone"]
     date_hierarchy = "created_at"
     fields = ["user", "kind", "text", "url", "order", "milestone", "dedupe_key", "created_at", "read_at", "emailed_at"]
+    readonly_fields = fields
+
+
+# --- buyer projects and custom offers (issue 7) ----------------------------------------------------
+# View-only like the orders: statuses, budgets and offer amounts move only through
+# milestones.project_services. Moderators (staff with change_project / change_offer) close a
+# project or remove an offer with a reason, from the object's page (a button) or from the list
+# (an action): both ask for the reason on an intermediate form and call project_close /
+# offer_remove, which write the ProjectEvent (who, when, why) and tell the buyer or the seller.
+
+MODERATION_FORM = """{% extends "admin/base_site.html" %}
+{% block content %}
+<h1>{{ title }}</h1>
+<p>{{ explanation }}</p>
+<ul>{% for obj in objects %}<li>{{ obj.label }}</li>{% endfor %}</ul>
+<form method="post">{% csrf_token %}
+  {% for obj in objects %}<input type="hidden" name="_selected_action" value="{{ obj.pk }}">{% endfor %}
+  {% if action %}<input type="hidden" name="action" value="{{ action }}">
+  <input type="hidden" name="apply" value="1">{% endif %}
+  {{ form.as_p }}
+  <input type="submit" value="{{ title }}">
+</form>
+{% endblock %}"""
+
+
+@cache
+def _moderation_template():
+    # Kept here rather than in templates/: the one page both moderation actions share.
+    return engines["django"].from_string(MODERATION_FORM)
+
+
+class ModerationReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=project_services.REASON_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept in the project's history and sent to the user concerned.",
+    )
+
+
+class ModeratedAdmin(ReadOnlyAdmin):
+    """A view-only admin with one moderation step (closing, removing) that needs a reason and
+    `moderation_perm`: a button on the object's page and an action on the list, both through
+    ModerationReasonForm, then `moderate()` (a service) per object. Refusals are shown as
+    errors and change nothing."""
+
+    moderation_perm = ""
+    moderation_slug = ""
+    moderation_label = ""
+    moderation_explanation = ""
+    moderation_action_name = ""
+
+    def moderate(self, user, obj, reason: str) -> None:
+        raise NotImplementedError
+
+    def may_moderate(self, obj) -> bool:
+        raise NotImplementedError
+
+    def _may(self, request) -> bool:
+        return self.has_view_permission(request) and request.user.has_perm(self.moderation_perm)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self._may(request):
+            actions.pop(self.moderation_action_name, None)
+        return actions
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                f"<int:object_id>/{self.moderation_slug}/",
+                self.admin_site.admin_view(self.moderation_view),
+                name=f"{opts.app_label}_{opts.model_name}_{self.moderation_slug}",
+            ),
+            *super().get_urls(),
+        ]
+
+    def moderation_url(self, obj) -> str:
+        opts = self.model._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_{self.moderation_slug}", args=[obj.pk])
+
+    @admin.display(description="moderation")
+    def moderation(self, obj):
+        if not self.may_moderate(obj):
+            return "-"
+        return format_html('<a class="button" href="{}">{}…</a>', self.moderation_url(obj), self.moderation_label)
+
+    def _without_button(self, request, names) -> list[str]:
+        return [n for n in names if n != "moderation" or self._may(request)]
+
+    def get_fields(self, request, obj=None):
+        return self._without_button(request, super().get_fields(request, obj))
+
+    def get_readonly_fields(self, request, obj=None):
+        return self._without_button(request, super().get_readonly_fields(request, obj))
+
+    def _apply(self, request, objects, reason: str) -> None:
+        done = 0
+        for obj in objects:
+            if not self.may_moderate(obj):
+                self.message_user(
+                    request, f"{obj}: nothing to do ({obj.get_status_display().lower()}).", messages.WARNING
+                )
+                continue
+            try:
+                self.moderate(request.user, obj, reason)
+            except DomainError as exc:
+                self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{self.moderation_label}: done for {done}.", messages.SUCCESS)
+
+    def _form_page(self, request, objects, form, *, action: str | None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": self.moderation_label,
+            "explanation": self.moderation_explanation,
+            "objects": [{"pk": o.pk, "label": f"#{o.pk} {o} ({o.get_status_display()})"} for o in objects],
+            "form": form,
+            "action": action,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, _moderation_template(), context)
+
+    def moderation_view(self, request, object_id: int):
+        """The object page's button: the reason form, then the service."""
+        if not self._may(request):
+            raise PermissionDenied
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        form = ModerationReasonForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            self._apply(request, [obj], form.cleaned_data["reason"])
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+        return self._form_page(request, [obj], form, action=None)
+
+    def _moderate_selected(self, request, queryset):
+        """The list's action: the reason form first (posted back to the list with the selection),
+        then the service for each selected object."""
+        if not self._may(request):
+            raise PermissionDenied
+        objects = list(queryset.order_by("pk"))
+        form = ModerationReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._apply(request, objects, form.cleaned_data["reason"])
+            return None
+        return self._form_page(request, objects, form, action=self.moderation_action_name)
+
+
+def _money(amount_minor, currency) -> str:
+    return format_money(amount_minor, currency)
+
+
+class ProjectMilestoneInline(ReadOnlyInline):
+    model = ProjectMilestone
+    fields = ["position", "name", "description", "share_bps", "target_date"]
+    readonly_fields = fields
+    verbose_name_plural = "sketch milestones"
+
+
+class ProjectInviteInline(ReadOnlyInline):
+    model = ProjectInvite
+    fields = ["seller", "created_at"]
+    readonly_fields = fields
+
+
+class ProjectAttachmentInline(ReadOnlyInline):
+    model = ProjectAttachment
+    fields = ["name", "size", "content_type", "created_at"]  # named, not linked
+    readonly_fields = fields
+
+
+class ProjectOfferInline(ReadOnlyInline):
+    model = Offer
+    fields = ["seller", "status", "total", "total_days", "revision", "expires_at", "created_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("seller")
+
+    @admin.display(description="total")
+    def total(self, obj):
+        return _money(obj.total_minor, obj.currency)
+
+
+class ProjectEventInline(ReadOnlyInline):
+    """The project's and its offers' append-only history."""
+
+    model = ProjectEvent
+    fields = ["created_at", "offer", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor", "offer")
+
+
+@admin.register(Project)
+class ProjectAdmin(ModeratedAdmin):
+    """Buyers' projects, view-only; a moderator closes one (open or awarded: an awarded
+    project's order goes on) with a reason the buyer is told."""
+
+    moderation_perm = "milestones.change_project"
+    moderation_slug = "close"
+    moderation_label = "Close project"
+    moderation_action_name = "close_projects"
+    moderation_explanation = (
+        "The project takes no more offers; its live offers end not selected and their sellers are told. "
+        "The buyer is told why. An accepted offer's order goes on."
+    )
+
+    list_display = ["title", "buyer", "category", "status", "visibility", "budget", "deadline", "offers", "created_at"]
+    list_filter = ["status", "visibility", "category", "currency"]
+    search_fields = ["=id", "title", "description", "buyer__username", "buyer__email"]
+    list_select_related = ["buyer", "category"]
+    date_hierarchy = "created_at"
+    fields = [
+        "title",
+        "buyer",
+        "category",
+        "status",
+        "visibility",
+        "budget",
+        "start_date",
+        "deadline",
+        "description",
+        "closed_reason",
+        "closed_by",
+        "created_at",
+        "updated_at",
+        "moderation",
+    ]
+    readonly_fields = fields
+    inlines = [
+        ProjectMilestoneInline,
+        ProjectInviteInline,
+        ProjectAttachmentInline,
+        ProjectOfferInline,
+        ProjectEventInline,
+    ]
+    actions = ["close_projects"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(offer_count=Count("offers", distinct=True))
+
+    def may_moderate(self, obj) -> bool:
+        return obj.status != Project.Status.CLOSED
+
+    def moderate(self, user, obj, reason: str) -> None:
+        project_services.project_close(actor=user, project_id=obj.pk, reason=reason)
+
+    @admin.display(description="budget", ordering="budget_max_minor")
+    def budget(self, obj):
+        if obj.fixed_budget:
+            return _money(obj.budget_min_minor, obj.currency)
+        return f"{_money(obj.budget_min_minor, obj.currency)} – {_money(obj.budget_max_minor, obj.currency)}"
+
+    @admin.display(description="offers", ordering="offer_count")
+    def offers(self, obj):
+        return obj.offer_count
+
+    @admin.action(description="Close the selected projects (asks for a reason)")
+    def close_projects(self, request, queryset):
+        return self._moderate_selected(request, queryset)
+
+
+class OfferMilestoneInline(ReadOnlyInline):
+    model = OfferMilestone
+    fields = ["position", "name", "description", "price", "delivery_days", "revisions", "video_call"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("offer")
+
+    @admin.display(description="price")
+    def price(self, obj):
+        return _money(obj.price_minor, obj.offer.currency)
+
+
+class OfferMessageInline(ReadOnlyInline):
+    model = OfferMessage
+    fields = ["created_at", "sender", "body"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sender")
+
+
+class OfferRevisionInline(ReadOnlyInline):
+    model = OfferRevision
+    fields = ["number", "created_at", "total_minor", "expires_at", "message", "milestones"]
+    readonly_fields = fields
+    verbose_name_plural = "versions sent"
+
+
+class OfferEventInline(ReadOnlyInline):
+    model = ProjectEvent
+    fk_name = "offer"
+    fields = ["created_at", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Offer)
+class OfferAdmin(ModeratedAdmin):
+    """Sellers' offers, view-only; a moderator removes one that is not accepted (it is hidden
+    from the buyer and ends; the seller is told why)."""
+
+    moderation_perm = "milestones.change_offer"
+    moderation_slug = "remove"
+    moderation_label = "Remove offer"
+    moderation_action_name = "remove_offers"
+    moderation_explanation = (
+        "The offer ends and is hidden from the buyer; its seller is told why. An accepted offer cannot be "
+        "removed: its order is handled through the order."
+    )
+
+    list_display = ["__str__", "project", "seller", "status", "total", "total_days", "revision", "expires_at"]
+    list_filter = ["status", "project__category", "project__visibility", "currency"]
+    search_fields = ["=id", "=project__id", "project__title", "seller__username", "seller__email", "message"]
+    list_select_related = ["project", "seller"]
+    date_hierarchy = "created_at"
+    fields = [
+        "project",
+        "seller",
+        "status",
+        "total",
+        "total_days",
+        "revision",
+        "expires_at",
+        "message",
+        "created_at",
+        "updated_at",
+        "answered_at",
+        "order",
+        "moderation",
+    ]
+    readonly_fields = fields
+    inlines = [OfferMilestoneInline, OfferRevisionInline, OfferMessageInline, OfferEventInline]
+    actions = ["remove_offers"]
+
+    def may_moderate(self, obj) -> bool:
+        return obj.status not in (Offer.Status.REMOVED, Offer.Status.ACCEPTED)
+
+    def moderate(self, user, obj, reason: str) -> None:
+        project_services.offer_remove(moderator=user, offer_id=obj.pk, reason=reason)
+
+    @admin.display(description="total", ordering="total_minor")
+    def total(self, obj):
+        return _money(obj.total_minor, obj.currency)
+
+    @admin.display(description="order")
+    def order(self, obj):
+        rows = Order.objects.filter(offer=obj).order_by("pk").values_list("pk", "status")
+        return (
+            format_html_join(
+                ", ",
+                '<a href="{}">#{}</a> ({})',
+                ((reverse("admin:milestones_order_change", args=[pk]), pk, status) for pk, status in rows),
+            )
+            or "-"
+        )
+
+    @admin.action(description="Remove the selected offers (asks for a reason)")
+    def remove_offers(self, request, queryset):
+        return self._moderate_selected(request, queryset)
+
+
+@admin.register(ProjectMilestone)
+class ProjectMilestoneAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "project", "share_bps", "target_date"]
+    search_fields = ["name", "=project__id", "project__title"]
+    list_select_related = ["project"]
+    fields = ["project", "position", "name", "description", "share_bps", "target_date"]
+    readonly_fields = fields
+
+
+@admin.register(ProjectInvite)
+class ProjectInviteAdmin(ReadOnlyAdmin):
+    list_display = ["project", "seller", "created_at"]
+    search_fields = ["=project__id", "project__title", "seller__username", "seller__email"]
+    list_select_related = ["project", "seller"]
+    date_hierarchy = "created_at"
+    fields = ["project", "seller", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(ProjectAttachment)
+class ProjectAttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["name", "project", "size", "content_type", "created_at"]
+    list_filter = ["content_type"]
+    search_fields = ["name", "=project__id", "project__title"]
+    list_select_related = ["project"]
+    fields = ["project", "name", "size", "content_type", "created_at"]  # not `file`: no download link here
+    readonly_fields = fields
+
+
+@admin.register(OfferMilestone)
+class OfferMilestoneAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "offer", "offer__project", "price", "delivery_days", "revisions"]
+    search_fields = ["name", "=offer__id", "=offer__project__id"]
+    list_select_related = ["offer__project"]
+    fields = ["offer", "position", "name", "description", "price", "delivery_days", "revisions", "video_call"]
+    readonly_fields = fields
+
+    @admin.display(description="price", ordering="price_minor")
+    def price(self, obj):
+        return _money(obj.price_minor, obj.offer.currency)
+
+
+@admin.register(OfferRevision)
+class OfferRevisionAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "offer", "total", "expires_at", "created_at"]
+    search_fields = ["=offer__id", "message"]
+    list_select_related = ["offer"]
+    date_hierarchy = "created_at"
+    fields = ["offer", "number", "message", "milestones", "total", "expires_at", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="total", ordering="total_minor")
+    def total(self, obj):
+        return _money(obj.total_minor, obj.offer.currency)
+
+
+@admin.register(OfferMessage)
+class OfferMessageAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "offer", "sender", "excerpt", "created_at"]
+    search_fields = ["body", "=offer__id", "sender__username"]
+    list_select_related = ["offer", "sender"]
+    date_hierarchy = "created_at"
+    fields = ["offer", "sender", "body", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="Message")
+    def excerpt(self, obj):
+        return obj.body[:80]
+
+
+class EventSubjectFilter(admin.SimpleListFilter):
+    title = "about"
+    parameter_name = "about"
+
+    def lookups(self, request, model_admin):
+        return [("project", "The project"), ("offer", "An offer")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "project":
+            return queryset.filter(offer__isnull=True)
+        if self.value() == "offer":
+            return queryset.filter(~Q(offer=None))
+        return queryset
+
+
+@admin.register(ProjectEvent)
+class ProjectEventAdmin(ReadOnlyAdmin):
+    """The append-only history of every project and offer: moderators' steps included."""
+
+    list_display = ["created_at", "project", "offer", "from_status", "to_status", "actor", "reason"]
+    list_filter = [EventSubjectFilter, "to_status", "from_status"]
+    search_fields = ["=project__id", "=offer__id", "reason", "actor__username", "project__title"]
+    list_select_related = ["project", "offer", "actor"]
+    date_hierarchy = "created_at"
+    fields = ["project", "offer", "from_status", "to_status", "actor", "reason", "created_at"]
     readonly_fields = fields
