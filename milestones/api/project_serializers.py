@@ -188,7 +188,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     visibility = status_field(Project.Visibility.choices)
     category = CategoryRefSerializer()
     fixed_budget = serializers.BooleanField()
-    live_offer_count = serializers.SerializerMethodField()
+    live_offer_count = serializers.SerializerMethodField(
+        help_text="In lists: how many offers are live. Null in the detail."
+    )
     invited = serializers.SerializerMethodField(help_text="Seller: you were invited. Null for the buyer.")
     my_offer_status = serializers.SerializerMethodField(
         help_text="Seller: the status of your current offer (live, accepted) or null."
