@@ -676,6 +676,58 @@ class TestAccept:
         assert taken.status_code == 409 and taken.json()["code"] == "offer_not_live"  # not selected now
         assert state() == before and Order.objects.filter(offer__isnull=False).count() == 1
 
+    def test_a_seller_who_cannot_receive_payments_is_409(self, api_client, buyer, offer, monkeypatch):
+        from payments import services as payments
+
+        class Onboarding:  # Stripe mode: the seller has no connected account with transfers
+            requires_onboarding = True
+
+        monkeypatch.setattr(payments, "gateway", Onboarding)
+        before = state()
+        body = {"checkout_token": str(uuid.uuid4())}
+        refused = as_(api_client, buyer).post(f"/api/offers/{offer.pk}/accept/", body)
+        assert refused.status_code == 409 and refused.json()["code"] == "seller_cannot_receive"
+        assert state() == before
+
+    def test_a_provider_outage_is_503_and_the_same_token_then_starts_the_payment(
+        self, api_client, buyer, offer, monkeypatch
+    ):
+        from payments import services as payments
+        from payments.exceptions import ProviderUnavailable
+
+        real_start = payments.payment_start
+
+        def down(**kwargs):
+            raise ProviderUnavailable("timeout")
+
+        monkeypatch.setattr(payments, "payment_start", down)
+        body = {"checkout_token": str(uuid.uuid4())}
+        url = f"/api/offers/{offer.pk}/accept/"
+        outage = as_(api_client, buyer).post(url, body)
+        assert outage.status_code == 503 and outage.json()["code"] == "provider_unavailable"
+        order = Order.objects.get(offer=offer)  # placed before the provider was called
+        assert not Payment.objects.exists()
+        monkeypatch.setattr(payments, "payment_start", real_start)
+        retry = api_client.post(url, body)
+        assert retry.status_code == 200 and retry.json()["order"]["id"] == order.pk
+        assert retry.json()["payment"]["amount_minor"] == order.total_minor == Payment.objects.get().amount_minor
+
+    def test_accepting_a_paid_offer_again_returns_its_order(self, api_client, buyer, offer):
+        from payments.tests.factories import pay
+
+        url = f"/api/offers/{offer.pk}/accept/"
+        first = as_(api_client, buyer).post(url, {"checkout_token": str(uuid.uuid4())}).json()
+        pay(Order.objects.get(pk=first["order"]["id"]))
+        again = api_client.post(url, {"checkout_token": str(uuid.uuid4())})
+        assert again.status_code == 200
+        data = again.json()
+        assert (data["order"]["id"], data["order"]["status"], data["payment"]["status"]) == (
+            first["order"]["id"],
+            "active",
+            "succeeded",
+        )
+        assert Order.objects.filter(offer=offer).count() == 1 and Payment.objects.count() == 1
+
     def test_an_expired_offer_is_409(self, api_client, buyer, offer):
         with time_machine.travel(offer.expires_at + timedelta(seconds=1)):
             before = state()
