@@ -243,12 +243,15 @@ def project_detail(request, pk: int):
             o.decline_form = DeclineForm(auto_id=f"decline-{o.pk}-%s") if o.status == OS.LIVE else None
     else:
         current = next((o for o in offers if o.status in Offer.CURRENT), None)
+        # The card shows the current offer, or else the latest one (withdrawn, not selected, ...).
+        shown = current or max(offers, key=lambda o: (o.created_at, o.pk), default=None)
         context.update(
             {
                 "current": current,
+                "shown": shown,
                 "can_offer": current is None and sel.project_open_to_seller(seller=user, project_id=project.pk),
                 "withdraw_form": WithdrawForm(auto_id="withdraw-%s") if current and current.is_live else None,
-                "past_offers": [o for o in offers if o is not current],
+                "past_offers": [o for o in offers if o is not shown],
             }
         )
     return render(request, "milestones/projects/detail.html", context)

@@ -57,3 +57,17 @@
     });
   });
 })();
+
+/* The project form: "Budget (most)" only for a range (shown to everyone without JavaScript). */
+(function () {
+  "use strict";
+  var max = document.querySelector("[data-budget-max]");
+  var radios = document.querySelectorAll("input[name=budget_type]");
+  if (!max || !radios.length) return;
+  function update() {
+    var range = document.querySelector("input[name=budget_type]:checked");
+    max.hidden = !range || range.value !== "range";
+  }
+  radios.forEach(function (r) { r.addEventListener("change", update); });
+  update();
+})();
