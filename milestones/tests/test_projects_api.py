@@ -178,8 +178,9 @@ class TestProjectCreate:
         assert (data["budget_min_minor"], data["budget_max_minor"], data["fixed_budget"]) == (30000, 30000, True)
         assert data["currency"] == "USD"
 
-    def test_multipart_with_attachments_and_a_sketch(self, api_client, buyer, category):
+    def test_multipart_with_attachments_a_sketch_and_invitations(self, api_client, buyer, category, seller):
         body = {k: str(v) for k, v in project_body(category).items()}
+        body["invites"] = [str(seller.pk)]
         for i, m in enumerate(sketch()):
             for key, value in m.items():
                 body[f"milestones[{i}]{key}"] = str(value)
@@ -189,7 +190,7 @@ class TestProjectCreate:
         data = response.json()
         assert sorted(a["name"] for a in data["attachments"]) == ["brief.pdf", "logo.png"]
         assert [m["share_bps"] for m in data["milestones"]] == [4000, 6000]
-        assert data["budget_min_minor"] == 30000
+        assert data["budget_min_minor"] == 30000 and [i["seller"] for i in data["invites"]] == [seller.pk]
 
     def test_field_errors_are_400_nested_like_the_input_and_write_nothing(self, api_client, buyer, category):
         before = state()
