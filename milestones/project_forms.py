@@ -330,6 +330,12 @@ class InviteForm(forms.Form):
     clean_invites = ProjectForm.clean_invites
 
 
+class AttachForm(forms.Form):
+    """More files for an open project's brief (the project page)."""
+
+    files = MultipleFileField(label="Add files")
+
+
 class CloseForm(forms.Form):
     reason = forms.CharField(
         label="Why close it? (optional)", required=False, max_length=300, help_text="Sellers with live offers are told."

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.project_detail, name="project-detail"),
     path("<int:pk>/close/", views.project_close, name="project-close"),
     path("<int:pk>/invite/", views.project_invite, name="project-invite"),
+    path("<int:pk>/files/", views.project_attach, name="project-attach"),
     path("<int:pk>/files/<int:attachment_id>/", views.project_attachment, name="project-attachment"),
     path("<int:pk>/offers/new/", views.offer_new, name="project-offer-new"),
     path("<int:pk>/offers/<int:offer_id>/", views.offer_thread, name="project-offer"),

@@ -40,6 +40,7 @@ from .project_forms import (
     SKETCH_ERRORS,
     SKETCH_FIELDS,
     SKETCH_PREFIX,
+    AttachForm,
     CloseForm,
     DeclineForm,
     InviteForm,
@@ -236,7 +237,9 @@ def project_detail(request, pk: int):
                 "accepted_order": sel.offer_current_order(offer=accepted) if accepted else None,
                 "live_count": sum(1 for o in offers if o.status == OS.LIVE),
                 "close_form": CloseForm(auto_id="close-%s") if project.is_open else None,
+                "attach_form": AttachForm(auto_id="attach-%s") if project.is_open else None,
                 "invite_form": InviteForm(auto_id="invite-%s") if project.is_open else None,
+                "invited": [i.seller for i in project.invites.select_related("seller__seller_profile")],
             }
         )
         for o in offers:
@@ -299,6 +302,29 @@ def project_invite(request, pk: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Invited {', '.join(u.username for u in sellers)}.")
+    return redirect("project-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def project_attach(request, pk: int):
+    """The buyer attaches more files to an open project (the UPLOAD_* limits count those there)."""
+    project = _project_or_404(request, pk)
+    if project.buyer_id != request.user.pk:
+        raise Http404("No such project.")
+    form = AttachForm(request.POST, request.FILES)
+    files = form.cleaned_data["files"] if form.is_valid() else []
+    if not files:
+        messages.error(request, "Choose a file to attach.")
+        return redirect("project-detail", pk=pk)
+    try:
+        ps.project_attachment_add(buyer=request.user, project_id=pk, files=files)
+    except ValidationFailed as exc:
+        messages.error(request, " ".join(e for errs in exc.errors.values() for e in errs))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Attached {', '.join(f.name for f in files)}.")
     return redirect("project-detail", pk=pk)
 
 
@@ -472,7 +498,8 @@ def offer_revise(request, pk: int, offer_id: int):
     if offer.seller_id != request.user.pk:
         raise Http404("No such offer.")
     if request.method != "POST" and (not offer.is_live or offer.is_past_expiry()):
-        messages.error(request, f"This offer is {offer.get_status_display().lower()}: it cannot be revised.")
+        state = "has expired" if offer.is_live else f"is {offer.get_status_display().lower()}"
+        messages.error(request, f"This offer {state}: it cannot be revised. Send a new one instead.")
         return redirect("project-detail", pk=pk)
     return _offer_form_flow(request, project, offer)
 

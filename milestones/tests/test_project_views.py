@@ -194,6 +194,7 @@ def test_strangers_get_404_on_every_page_form_and_file(client, project):
         (url("project-offer-withdraw", project.pk, offer.pk), {}),
         (url("project-offer-decline", project.pk, offer.pk), {}),
         (url("project-close", project.pk), {}),
+        (url("project-attach", project.pk), {"files": SimpleUploadedFile("x.txt", b"x")}),
         (url("project-invite", project.pk), {"invites": stranger.username}),
         (url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())}),
     ):
@@ -516,13 +517,15 @@ def test_the_comparison_runs_the_same_queries_at_1_and_many_offers(client, proje
     ps.project_attachment_add(buyer=project.buyer, project_id=project.pk, files=[SimpleUploadedFile("a.txt", b"a")])
     send_offer(project=project)
     as_(client, project.buyer)
-    # session, user, project, its sketch, its attachments, the offers, their milestones, the nav
-    with django_assert_num_queries(8):
+    # session, user, project, its sketch, its attachments, the offers, their milestones, the
+    # invited sellers, the nav
+    with django_assert_num_queries(9):
         response = client.get(url("project-detail", project.pk))
     assert len(response.context["offers"]) == 1
     for _ in range(5):
         send_offer(project=project)
-    with django_assert_num_queries(8):
+    ps.project_invite(buyer=project.buyer, project_id=project.pk, seller_ids=[UserFactory().pk, UserFactory().pk])
+    with django_assert_num_queries(9):
         response = client.get(url("project-detail", project.pk))
     assert len(response.context["offers"]) == 6
     assert len(re.findall(r'data-testid="offer-card"', body(response))) == 6
@@ -576,6 +579,21 @@ def test_attachments_download_for_those_who_see_the_project_only(client, project
     assert as_(client, seller_in(CategoryFactory())).get(target).status_code == 404
 
 
+def test_the_buyer_attaches_more_files(client, project, seller):
+    target = url("project-attach", project.pk)
+    assert as_(client, seller).post(target, {"files": SimpleUploadedFile("x.txt", b"x")}).status_code == 404
+    as_(client, project.buyer)
+    before = state()
+    response = client.post(target, {"files": SimpleUploadedFile("run.exe", b"MZ")})
+    assert "run.exe: files of this type are not accepted." in said(response)
+    assert "Choose a file to attach." in said(client.post(target, {}))
+    assert state() == before
+    response = client.post(target, {"files": [SimpleUploadedFile("a.txt", b"a"), SimpleUploadedFile("b.md", b"b")]})
+    assert "Attached a.txt, b.md." in said(response)
+    assert sorted(project.attachments.values_list("name", flat=True)) == ["a.txt", "b.md"]
+    assert "a.txt" in text(as_(client, seller).get(url("project-detail", project.pk)))
+
+
 def test_the_buyer_closes_the_project(client, project, seller):
     offer = send_offer(project=project, seller=seller)
     assert as_(client, seller).post(url("project-close", project.pk)).status_code == 404
@@ -599,6 +617,11 @@ def test_the_buyer_invites_more_sellers(client, project, seller):
     response = client.post(url("project-invite", project.pk), {"invites": "erin bob"})
     assert "Invited" in said(response)[-1]
     assert sorted(project.invites.values_list("seller", flat=True)) == sorted([erin.pk, seller.pk])
+    page = text(client.get(url("project-detail", project.pk)))
+    assert (
+        f"Invited: {seller.public_name}, {erin.public_name}" in page
+        or f"Invited: {erin.public_name}, {seller.public_name}" in page
+    )
 
 
 # --- offers ---------------------------------------------------------------------------------------
@@ -767,7 +790,7 @@ def test_a_seller_revises_and_withdraws_their_offer(client, project, seller):
     offer.refresh_from_db()
     assert offer.status == OS.WITHDRAWN
     response = client.get(target)
-    assert "This offer is withdrawn: it cannot be revised." in said(response)
+    assert "This offer is withdrawn: it cannot be revised. Send a new one instead." in said(response)
     before = state()
     response = client.post(target, offer_data())
     assert "This offer is withdrawn." in response.context["form"].non_field_errors()
