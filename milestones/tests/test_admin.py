@@ -36,6 +36,17 @@ from milestones.models import (
     TeamMember,
 )
 from milestones.notifications import notify
+from milestones.project_models import (
+    Offer,
+    OfferMessage,
+    OfferMilestone,
+    OfferRevision,
+    Project,
+    ProjectAttachment,
+    ProjectEvent,
+    ProjectInvite,
+    ProjectMilestone,
+)
 from milestones.services import MilestoneInput, MilestoneTerms
 from payments.tests.factories import pay, place_order
 
@@ -101,6 +112,17 @@ VIEW_ONLY = [
     OrderMessage,
     MessageAttachment,
     Notification,
+    # Buyer projects and offers (issue 7): moderators close and remove through buttons and
+    # actions that call the services (milestones/tests/test_projects_admin.py).
+    Project,
+    ProjectInvite,
+    ProjectAttachment,
+    ProjectMilestone,
+    Offer,
+    OfferMilestone,
+    OfferRevision,
+    OfferMessage,
+    ProjectEvent,
 ]
 
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from disputes import chargebacks
 from disputes import services as dispute_services
@@ -347,6 +348,25 @@ def every_row(paid_order):
     chargebacks.chargeback_evidence_submit(
         dispute_id=chargeback.pk, admin=UserFactory(is_staff=True), evidence={"uncategorized_text": "Delivered."}
     )
+    # A buyer project (issue 7) with a sketch, an invitation and a brief file, and an offer on it,
+    # revised once, with a message on its thread.
+    from milestones import project_services
+    from milestones.project_services import ProjectMilestoneInput
+    from milestones.tests.factories import PLAN, post_project, seller_in, send_offer
+
+    start = timezone.localdate() + timedelta(days=1)
+    project = post_project(
+        category=order.gig.category,
+        invited=[UserFactory()],
+        milestones=[
+            ProjectMilestoneInput("Design", 4000, start + timedelta(days=5)),
+            ProjectMilestoneInput("Build", 6000, start + timedelta(days=20)),
+        ],
+        attachments=[SimpleUploadedFile("brief.pdf", b"%PDF-1.4")],
+    )
+    offer = send_offer(project=project, seller=seller_in(order.gig.category))
+    project_services.offer_revise(seller=offer.seller, offer_id=offer.pk, message="Revised.", milestones=PLAN[:2])
+    project_services.offer_message_post(user=project.buyer, offer_id=offer.pk, body="When can you start?")
     return order
 
 
