@@ -17,7 +17,7 @@ from django.conf import settings
 
 from gigs.forms import MoneyField
 from gigs.models import Category, User
-from marketplace.money import to_major, to_minor
+from marketplace.money import format_money, to_major, to_minor
 
 from .project_models import Project
 from .project_selectors import OfferMilestoneInput
@@ -369,6 +369,11 @@ class OfferMilestoneForm(forms.Form):
                 data["price_minor"] = self.fields["price"].to_minor(raw, self.currency)
             except forms.ValidationError as exc:
                 self.add_error("price", exc)
+            else:
+                # The service refuses it too, in minor units; the page says it in money.
+                least = _rules()["MILESTONE_MIN_PRICE_MINOR"]
+                if data["price_minor"] < least:
+                    self.add_error("price", f"Each milestone costs at least {format_money(least, self.currency)}.")
         if data.get("revisions") is None:
             data["revisions"] = 0
         return data

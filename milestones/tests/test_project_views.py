@@ -669,7 +669,7 @@ def test_a_seller_sends_an_offer(client, project, seller):
         ([("", "100", 2, 0, False)], ("om", 0, "name"), "This field is required."),
         ([("Build", "", 2, 0, False)], ("om", 0, "price"), "This field is required."),
         ([("Build", "12.345", 2, 0, False)], ("om", 0, "price"), "Use at most 2 decimal places."),
-        ([("Build", "4", 2, 0, False)], ("om", 0, "price"), "Each milestone costs at least 500 (minor units)."),
+        ([("Build", "4", 2, 0, False)], ("om", 0, "price"), "Each milestone costs at least $5."),
         (
             [("Build", "100", 0, 0, False)],
             ("om", 0, "delivery_days"),

@@ -184,3 +184,74 @@ def test_buyer_posts_a_project_compares_two_offers_accepts_one_and_pays(page, ne
     expect(bob.get_by_role("link", name="Revise my offer")).to_have_count(0)
     project.refresh_from_db()
     assert project.status == Project.Status.AWARDED
+
+
+def test_posting_a_project_and_an_offer_without_javascript(new_page, shot, demo_data):
+    """Every row button posts the page and the server rebuilds the rows; refusals come back next
+    to their field with nothing written."""
+    today = timezone.localdate()
+    start, deadline = today + timedelta(days=1), today + timedelta(days=20)
+    page = new_page(java_script_enabled=False)
+    page.goto("/accounts/login/?next=/projects/new/")
+    log_in_here(page, "erin")
+    page.get_by_label("Title").fill("Translate my app into French")
+    page.get_by_label("Description").fill("About 800 strings, with context notes.")
+    page.get_by_role("combobox", name="Category").select_option(label="Writing & Translation")
+    page.get_by_label("Budget (least, or the fixed amount)").fill("200")  # a fixed amount: the default
+    page.get_by_label("Start date").fill(start.isoformat())
+    page.get_by_label("Deadline").fill(deadline.isoformat())
+    page.get_by_label("Invited sellers only").check()
+    page.get_by_label("Invite sellers").fill("carol")
+    page.get_by_role("button", name="+ Add a milestone").click()  # a round trip to the server
+    expect(row(page, 1)).to_be_visible()
+    expect(page.get_by_label("Title")).to_have_value("Translate my app into French")
+    page.get_by_role("button", name="+ Add a milestone").click()
+    page.get_by_role("button", name="+ Add a milestone").click()
+    expect(page.get_by_role("group", name=re.compile(r"^Milestone \d$"))).to_have_count(3)
+    page.get_by_role("button", name="Remove milestone 3").click()
+    expect(page.get_by_role("group", name=re.compile(r"^Milestone \d$"))).to_have_count(2)
+    for n, (name, share) in enumerate([("First half", "50"), ("Second half", "40")], 1):
+        row(page, n).get_by_label("Name").fill(name)
+        row(page, n).get_by_label("Share of the budget (%)").fill(share)
+        row(page, n).get_by_label("Target date").fill((start + timedelta(days=5 * n)).isoformat())
+    page.get_by_role("button", name="Post the project").click()
+    expect(page.get_by_role("alert").filter(has_text="The shares add up to 90 %")).to_be_visible()
+    assert not Project.objects.exists()
+    shot(page, "sketch-refused")
+    row(page, 2).get_by_label("Share of the budget (%)").fill("50")
+    page.get_by_role("button", name="Post the project").click()
+    expect(page.get_by_test_id("project-status")).to_have_text("Open for offers")
+    project = Project.objects.get()
+    assert project.invite_only and project.budget_max_minor == 20000 and project.milestones.count() == 2
+
+    # Carol, invited, sends a two-milestone offer without JavaScript; a price below the minimum
+    # is refused next to its field first.
+    carol = new_page(java_script_enabled=False)
+    carol.goto(f"/accounts/login/?next=/projects/{project.pk}/offers/new/")
+    log_in_here(carol, "carol")
+    carol.get_by_label("Message to the buyer").fill("Native French speaker; glossary included.")
+    row(carol, 1).get_by_label("Name").fill("Strings")
+    row(carol, 1).get_by_label("Price").fill("2")
+    row(carol, 1).get_by_label("Delivery (days)").fill("5")
+    carol.get_by_role("button", name="+ Add a milestone").click()
+    expect(row(carol, 1).get_by_label("Price")).to_have_value("2")
+    row(carol, 2).get_by_label("Name").fill("Review")
+    row(carol, 2).get_by_label("Price").fill("40")
+    row(carol, 2).get_by_label("Delivery (days)").fill("2")
+    carol.get_by_role("button", name="Send the offer").click()
+    expect(row(carol, 1).get_by_role("alert")).to_have_text("Each milestone costs at least $5.")
+    assert not Offer.objects.exists()
+    shot(carol, "offer-refused")
+    row(carol, 1).get_by_label("Price").fill("160")
+    carol.get_by_role("button", name="Send the offer").click()
+    expect(carol.get_by_test_id("offer-total")).to_have_text("$200")
+    expect(carol.get_by_test_id("budget-flag")).to_have_text("within budget")
+    shot(carol, "offer-sent")
+
+    # Alice sells in this category too, but the project is invitation-only: a 404 for her.
+    alice = new_page(java_script_enabled=False)
+    alice.goto("/accounts/login/")
+    log_in_here(alice, "alice")
+    response = alice.goto(f"/projects/{project.pk}/")
+    assert response.status == 404
+    expect(alice.get_by_role("heading", level=1)).to_have_text("Sorry, we couldn’t find that")
