@@ -10,8 +10,6 @@ milestone" and "Remove" post the page and the server rebuilds the rows (`raw_row
 (static/js/project-rows.js) the same buttons work in the page.
 """
 
-from decimal import Decimal
-
 from django import forms
 from django.conf import settings
 
@@ -204,7 +202,7 @@ def sketch_rows(milestones) -> list[dict]:
         {
             "name": m.name,
             "description": m.description,
-            "share": f"{Decimal(m.share_bps) / 100:f}".rstrip("0").rstrip("."),
+            "share": _major_text(m.share_bps, "USD"),  # basis points as a percentage: 3333 -> "33.33"
             "target_date": m.target_date,
         }
         for m in milestones
@@ -289,7 +287,8 @@ class ProjectForm(forms.Form):
         if data.get("budget_type") == "range" and not data.get("budget_max") and "budget_max" not in self.errors:
             self.add_error("budget_max", "Enter the most you will pay, or choose a fixed amount.")
         invite_only = data.get("visibility") == Project.Visibility.INVITE_ONLY
-        if invite_only and not data.get("invites") and "invites" not in self.errors:
+        posting = "invites" in self.fields  # editing keeps the invitations already sent
+        if posting and invite_only and not data.get("invites") and "invites" not in self.errors:
             self.add_error("invites", "Invite at least one seller to an invitation-only project.")
         return data
 
@@ -307,6 +306,31 @@ class ProjectForm(forms.Form):
             "deadline": d["deadline"],
             "visibility": d["visibility"],
         }
+
+
+class ProjectEditForm(ProjectForm):
+    """The brief of an open project, edited (project_update): invitations and files have their
+    own forms on the project page."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["invites"], self.fields["attachments"]
+
+
+def project_initial(project: Project) -> dict:
+    """ProjectEditForm's initial values from a stored project."""
+    return {
+        "title": project.title,
+        "description": project.description,
+        "category": project.category_id,
+        "currency": project.currency,
+        "budget_type": "fixed" if project.fixed_budget else "range",
+        "budget_min": _major_text(project.budget_min_minor, project.currency),
+        "budget_max": "" if project.fixed_budget else _major_text(project.budget_max_minor, project.currency),
+        "start_date": project.start_date,
+        "deadline": project.deadline,
+        "visibility": project.visibility,
+    }
 
 
 PROJECT_ERRORS = {

@@ -10,6 +10,7 @@ urlpatterns = [
     path("new/", views.project_create, name="project-create"),
     path("mine/", views.project_mine, name="project-mine"),
     path("<int:pk>/", views.project_detail, name="project-detail"),
+    path("<int:pk>/edit/", views.project_edit, name="project-edit"),
     path("<int:pk>/close/", views.project_close, name="project-close"),
     path("<int:pk>/invite/", views.project_invite, name="project-invite"),
     path("<int:pk>/files/", views.project_attach, name="project-attach"),

@@ -47,6 +47,7 @@ from .project_forms import (
     MessageForm,
     OfferForm,
     PlanFormSet,
+    ProjectEditForm,
     ProjectForm,
     ProjectSearchForm,
     SketchFormSet,
@@ -54,8 +55,10 @@ from .project_forms import (
     apply_errors,
     max_rows,
     plan_rows,
+    project_initial,
     raw_rows,
     restructure,
+    sketch_rows,
 )
 from .project_models import Offer, Project
 
@@ -148,11 +151,12 @@ def project_mine(request):
 # --- posting a project --------------------------------------------------------------------------
 
 
-def _form_page(request, form, sketch, *, status: int = 200):
+def _form_page(request, form, sketch, *, project: Project | None = None, status: int = 200):
     return render(
         request,
         "milestones/projects/form.html",
         {
+            "project": project,
             "form": form,
             "sketch": sketch,
             "max_milestones": max_rows(),
@@ -206,6 +210,56 @@ def project_create(request):
     if request.FILES:
         messages.info(request, "Choose your attachments again: files are not kept when the form has errors.")
     return _form_page(request, form, sketch)
+
+
+@login_required
+def project_edit(request, pk: int):
+    """The buyer edits an open project's brief, budget, dates, visibility and sketch (offers
+    already sent stay as they are and are compared with the new terms)."""
+    project = _project_or_404(request, pk)
+    user = request.user
+    if project.buyer_id != user.pk:
+        raise Http404("No such project.")
+    if not project.is_open and request.method != "POST":
+        messages.error(request, "Only an open project can be edited.")
+        return redirect("project-detail", pk=pk)
+    if request.method != "POST":
+        return _form_page(
+            request,
+            ProjectEditForm(initial=project_initial(project), buyer=user),
+            SketchFormSet(prefix=SKETCH_PREFIX, initial=sketch_rows(project.milestones.all())),
+            project=project,
+        )
+    post = request.POST
+    if f"{SKETCH_PREFIX}_add" in post or f"{SKETCH_PREFIX}_remove" in post:
+        rows, problem = restructure(post, SKETCH_PREFIX, raw_rows(post, SKETCH_PREFIX, SKETCH_FIELDS), BLANK_SKETCH_ROW)
+        if problem:
+            messages.error(request, problem)
+        return _form_page(
+            request,
+            ProjectEditForm(initial=_initial(post), buyer=user),
+            SketchFormSet(prefix=SKETCH_PREFIX, initial=rows),
+            project=project,
+        )
+    form = ProjectEditForm(post, buyer=user)
+    sketch = SketchFormSet(post, prefix=SKETCH_PREFIX)
+    valid = form.is_valid() & sketch.is_valid()
+    if valid:
+        try:
+            ps.project_update(
+                buyer=user, project_id=pk, **form.service_kwargs(), milestones=[f.to_input() for f in sketch.forms]
+            )
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except ValidationFailed as exc:
+            sketch.rows_errors, rest = sketch.apply_row_errors(exc.errors, SKETCH_ERRORS)
+            apply_errors(form, rest, PROJECT_ERRORS)
+        except DomainError as exc:  # no longer open
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Project saved. Offers already sent are compared with the new terms.")
+            return redirect("project-detail", pk=pk)
+    return _form_page(request, form, sketch, project=project)
 
 
 # --- the project page ---------------------------------------------------------------------------

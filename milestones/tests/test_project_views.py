@@ -482,6 +482,55 @@ def test_the_sketch_rows_without_javascript(client, buyer, category):
     assert state() == before
 
 
+def test_the_buyer_edits_an_open_project(client, buyer, category):
+    project = post_project(
+        buyer=buyer,
+        category=category,
+        milestones=[
+            ps.ProjectMilestoneInput("Design", 5000, in_days(5)),
+            ps.ProjectMilestoneInput("Build", 5000, in_days(20)),
+        ],
+    )
+    offer = send_offer(project=project)
+    target = url("project-edit", project.pk)
+    for user in (offer.seller, seller_in(CategoryFactory())):
+        assert as_(client, user).get(target).status_code == 404
+        assert client.post(target, project_data(category)).status_code == 404
+    response = as_(client, buyer).get(target)
+    form = response.context["form"]
+    assert "invites" not in form.fields and "attachments" not in form.fields
+    assert (form.initial["budget_type"], form.initial["budget_min"], form.initial["budget_max"]) == (
+        "range",
+        "250",
+        "400",
+    )
+    assert [f.initial["share"] for f in response.context["sketch"].forms] == ["50", "50"]
+    assert "Save the project" in body(response) and "Edit the project" in text(response)
+
+    before = state()
+    response = client.post(target, project_data(category, budget_max="100"))
+    assert "The most you pay cannot be less than the least." in response.context["form"].errors["budget_max"]
+    assert state() == before
+
+    data = project_data(category, title="A bigger website", budget_type="fixed", budget_min="500", budget_max="")
+    data |= sketch(("Design", "30", in_days(5).isoformat()), ("Build", "70", in_days(25).isoformat()))
+    response = client.post(target, data)
+    assert response["Location"] == url("project-detail", project.pk)
+    project.refresh_from_db()
+    assert (project.title, project.budget_min_minor, project.budget_max_minor) == ("A bigger website", 50000, 50000)
+    assert list(project.milestones.values_list("share_bps", flat=True)) == [3000, 7000]
+    offer.refresh_from_db()
+    assert offer.status == OS.LIVE  # offers stay; the page compares them with the new budget
+    assert "under the budget" in text(client.get(url("project-detail", project.pk)))  # $300 < $500
+
+    ps.project_close(actor=buyer, project_id=project.pk)
+    assert "Only an open project can be edited." in said(client.get(target))
+    before = state()
+    response = client.post(target, data)
+    assert "Only an open project can be edited." in response.context["form"].non_field_errors()
+    assert state() == before
+
+
 # --- the project page ---------------------------------------------------------------------------
 
 
