@@ -92,10 +92,15 @@ class AmountFilter(admin.SimpleListFilter):
         return [("small", "Under 100"), ("large", "100 or more")]
 
     def queryset(self, request, queryset):
+        # A milestone dispute: the milestone's price; an order dispute, a chargeback: amount_minor.
         if self.value() == "small":
-            return queryset.filter(milestone__price_minor__lt=10000)
+            return queryset.filter(
+                Q(milestone__price_minor__lt=10000) | Q(milestone__isnull=True, amount_minor__lt=10000)
+            )
         if self.value() == "large":
-            return queryset.filter(milestone__price_minor__gte=10000)
+            return queryset.filter(
+                Q(milestone__price_minor__gte=10000) | Q(milestone__isnull=True, amount_minor__gte=10000)
+            )
         return queryset
 
 
@@ -166,7 +171,7 @@ class HoldInline(ReadOnlyInline):
     fk_name = "dispute"
     fields = ["milestone", "frozen_from", "payout_frozen", "party_dispute", "outcome", "amount_minor", "ended_at"]
     readonly_fields = fields
-    verbose_name_plural = "milestones held by the chargeback"
+    verbose_name_plural = "milestones held (order dispute or chargeback)"
 
 
 class EvidenceSubmissionInline(ReadOnlyInline):
@@ -290,12 +295,13 @@ class DisputeAdmin(ReadOnlyAdmin):
     @admin.display(description="milestone")
     def milestone_label(self, d):
         if d.milestone is None:
-            return "whole order (chargeback)"
+            return "whole order (chargeback)" if d.is_chargeback else "whole order (order dispute: see the holds)"
         return f"{d.milestone} ({d.milestone.get_status_display()})"
 
     @admin.display(description="at stake")
     def at_stake(self, d):
-        if d.is_chargeback:
+        # An order dispute: what it held when opened (the decision shares out what it still holds).
+        if d.milestone is None:
             return format_money(d.amount_minor or 0, d.order.currency)
         return format_money(d.milestone.price_minor, d.order.currency)
 
@@ -523,7 +529,8 @@ class DisputeAdmin(ReadOnlyAdmin):
             "title": title,
             "dispute": d,
             "form": form,
-            "at_stake": format_money(d.milestone.price_minor, d.order.currency),
+            "at_stake": format_money(services.amount_at_stake(d), d.order.currency),
+            "held": services.held_milestones(d),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/disputes/dispute/decide.html", context)

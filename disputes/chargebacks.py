@@ -5,9 +5,9 @@ inbox's transaction, so each event is applied at most once.
 
 Any event of a provider dispute, whichever arrives first, opens the platform's Dispute (kind
 chargeback, one per provider dispute id) and holds the order's money still within reach
-(DisputeHold per milestone): milestones in work are frozen (`disputed`), milestones not started
-are recorded as they are (nothing starts them while the ones before are frozen), payouts pending
-clearance are frozen. Every event posts the balance transactions its dispute object lists
+(DisputeHold per milestone, `hold_locked`, shared with the parties' order disputes): milestones
+in work and milestones not started are frozen (`disputed`; nothing cancels or refunds them),
+payouts pending clearance are frozen. Every event posts the balance transactions its dispute object lists
 (funds withdrawn, reinstated: each once, by its id), so the ledger follows whatever the arrival
 order. The provider's status is forward-only: an older event never replaces a newer one's, and a
 final status (won, lost, warning_closed, prevented) is never replaced. A final status closes the
@@ -175,24 +175,48 @@ def _open(order: Order, obj: dict, *, ref: str, created: int) -> Dispute:
 
 
 def _active_party_dispute(m: OrderMilestone) -> Dispute | None:
-    return Dispute.objects.filter(kind=Dispute.Kind.MILESTONE, milestone=m, status__in=Dispute.ACTIVE).first()
+    """The party's dispute freezing the milestone: a milestone dispute on it, or an order
+    dispute holding it."""
+    d = Dispute.objects.filter(kind=Dispute.Kind.MILESTONE, milestone=m, status__in=Dispute.ACTIVE).first()
+    if d is None:
+        h = (
+            DisputeHold.objects.filter(
+                milestone=m, outcome=H.HELD, dispute__kind=Dispute.Kind.ORDER, dispute__status__in=Dispute.ACTIVE
+            )
+            .select_related("dispute")
+            .first()
+        )
+        d = h.dispute if h else None
+    return d
 
 
-def _hold(order: Order, milestones: list[OrderMilestone], d: Dispute, *, now: datetime) -> None:
-    """On the locked order and milestones: hold every milestone whose money is within reach."""
-    reason = f"chargeback {d.provider_dispute_id}"
+def hold_locked(
+    order: Order, milestones: list[OrderMilestone], d: Dispute, *, actor: User | None, reason: str
+) -> list[DisputeHold]:
+    """On the locked order and its milestones (position order): hold every milestone whose money
+    is within reach for `d` (a chargeback, or a party's order dispute), one DisputeHold each:
+    unreleased milestones, started or not, are frozen (`disputed`, `frozen_from` kept); an
+    accepted one whose payout is pending clearance has the payout frozen. A chargeback also
+    records a milestone a party's dispute froze already (`party_dispute`: that dispute's to
+    end) and split payouts pending clearance; an order dispute holds only whole payouts (its
+    opening is refused while another dispute holds anything). Cleared, sent and cancelled money
+    is out of reach. Returns the holds made."""
+    chargeback = d.is_chargeback
+    holds = []
     for m in milestones:
         hold = DisputeHold(dispute=d, milestone=m, frozen_from=m.status)
-        if m.status in OrderMilestone.DISPUTABLE:
-            states.milestone_freeze_locked(order, m, actor=None, reason=reason)
-        elif m.status == MS.LOCKED:
-            pass  # not started: it cannot start while the milestones before it are held
+        if m.status in OrderMilestone.HOLDABLE:
+            states.milestone_freeze_locked(order, m, actor=actor, reason=reason, not_started=True)
         elif m.status == MS.DISPUTED:
+            if not chargeback:
+                continue
             hold.party_dispute = _active_party_dispute(m)  # frozen already: that dispute's to end
         elif m.status in (MS.ACCEPTED, MS.SPLIT):
             payout = Payout.objects.select_for_update().filter(milestone=m).first()
             if payout is None or payout.status != Payout.Status.PENDING_CLEARANCE:
                 continue  # cleared or sent: out of reach (a lost chargeback's loss)
+            if not chargeback and (payout.frozen or payout.gross_minor != m.price_minor):
+                continue  # held elsewhere, or partly refunded already
             if payout.frozen:
                 hold.party_dispute = _active_party_dispute(m)
             else:
@@ -201,6 +225,12 @@ def _hold(order: Order, milestones: list[OrderMilestone], d: Dispute, *, now: da
         else:
             continue  # cancelled: refunded already
         hold.save()
+        holds.append(hold)
+    return holds
+
+
+def _hold(order: Order, milestones: list[OrderMilestone], d: Dispute, *, now: datetime) -> None:
+    hold_locked(order, milestones, d, actor=None, reason=f"chargeback {d.provider_dispute_id}")
 
 
 def _post_funds(order: Order, d: Dispute, obj: dict) -> None:
@@ -260,14 +290,17 @@ def _record_status(d: Dispute, obj: dict, *, created: int, event_type: str) -> N
         _move(d, DS.UNDER_REVIEW, actor=None, action="under review by the issuer", note=event_type)
 
 
-def _resume(order: Order, m: OrderMilestone, h: DisputeHold, *, now: datetime, reason: str) -> None:
-    """A hold ends without taking the money: the milestone goes on where it was."""
+def resume_locked(order: Order, m: OrderMilestone, h: DisputeHold, *, now: datetime, reason: str) -> None:
+    """On the locked rows: a hold ends without taking the money, and the milestone goes on where
+    it was (a delivery with a fresh review window; one not started as locked, which holds from
+    before milestones froze locked ones were never frozen); a payout the hold froze is unfrozen.
+    A party's dispute still open on it keeps its own freeze."""
     party_active = (
         h.party_dispute_id is not None
         and Dispute.objects.filter(pk=h.party_dispute_id, status__in=Dispute.ACTIVE).exists()
     )
     if not party_active:  # a milestone dispute still open keeps its own freeze
-        if h.frozen_from in OrderMilestone.DISPUTABLE:
+        if h.frozen_from in OrderMilestone.HOLDABLE:
             states.milestone_unfreeze_locked(order, m, resume_to=h.frozen_from, now=now, actor=None, reason=reason)
         elif h.payout_frozen:
             money.payout_unfreeze_locked(m, now=now)
@@ -287,7 +320,8 @@ def _finish(d: Dispute, *, action: str, refunded: int, now: datetime, note: str)
 def _close_won(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, now: datetime) -> None:
     reason = f"chargeback {d.provider_dispute_id} won"
     for h in d.holds.filter(outcome=H.HELD).order_by("milestone__position"):
-        _resume(order, by_pk[h.milestone_id], h, now=now, reason=reason)
+        resume_locked(order, by_pk[h.milestone_id], h, now=now, reason=reason)
+    states.start_next_if_idle_locked(order, now=now)
     _finish(
         d,
         action=Dispute.Action.WON,
@@ -303,11 +337,19 @@ def _close_won(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, no
     )
 
 
-def _end_party_dispute(party: Dispute, *, now: datetime, note: str) -> None:
-    """A milestone dispute whose milestone a lost chargeback refunded: nothing is left to decide."""
+def _end_party_dispute(party: Dispute, m: OrderMilestone, *, value: int, now: datetime, note: str) -> None:
+    """A party's dispute whose milestone a lost chargeback refunded: nothing is left to decide
+    about it. An order dispute loses that hold and ends only when it holds nothing more."""
     party = Dispute.objects.select_for_update().get(pk=party.pk)
     if not party.is_active:
         return
+    if party.is_order_dispute:
+        DisputeHold.objects.filter(dispute=party, milestone=m, outcome=H.HELD).update(
+            outcome=H.REFUNDED, amount_minor=value, ended_at=now
+        )
+        _event(party, actor=None, frm=party.status, to=party.status, action="hold refunded by a chargeback", note=note)
+        if party.holds.filter(outcome=H.HELD).exists():
+            return
     party.resolution_action, party.resolution_note, party.resolved_at = Dispute.Action.CHARGEBACK, note, now
     party.pending_action, party.pending_note = "", ""
     party.pending_seller_amount_minor = party.pending_refund_amount_minor = None
@@ -342,10 +384,12 @@ def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, n
             value = payout.gross_minor if held else 0
         if not (covering and 0 < value <= remaining):
             covering = covering and value == 0
-            _resume(order, m, h, now=now, reason=f"chargeback {ref} lost: not needed to cover it")
+            resume_locked(order, m, h, now=now, reason=f"chargeback {ref} lost: not needed to cover it")
             continue
         if h.party_dispute_id:
-            _end_party_dispute(h.party_dispute, now=now, note=f"Milestone refunded by the lost chargeback {ref}.")
+            _end_party_dispute(
+                h.party_dispute, m, value=value, now=now, note=f"Milestone refunded by the lost chargeback {ref}."
+            )
         if payout is None:
             legs = [(ledger.escrow(order.pk), value)]
             cancelled.append(m)
@@ -373,6 +417,7 @@ def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, n
     if cancelled:
         states.cancel_locked(order, cancelled, now=now, actor=None, reason=f"chargeback {ref} lost")
         states.withdraw_open_requests_locked([m.pk for m in cancelled], now=now)
+    states.start_next_if_idle_locked(order, now=now)
     ledger.post_chargeback_loss(order=order, dispute_ref=ref, amount_minor=remaining)
     cur = order.currency
     _finish(
@@ -398,23 +443,31 @@ def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, n
 def active_hold(milestone_id: int) -> DisputeHold | None:
     """The hold of an active chargeback on the milestone, if any (read under the caller's locks)."""
     return (
-        DisputeHold.objects.filter(milestone_id=milestone_id, outcome=H.HELD, dispute__status__in=Dispute.ACTIVE)
+        DisputeHold.objects.filter(
+            milestone_id=milestone_id,
+            outcome=H.HELD,
+            dispute__kind=Dispute.Kind.CHARGEBACK,
+            dispute__status__in=Dispute.ACTIVE,
+        )
         .select_related("dispute")
         .first()
     )
 
 
-def hand_over_locked(party: Dispute) -> bool:
-    """A milestone dispute ends without a decision while a chargeback holds its milestone: the
-    chargeback keeps the milestone (or payout) frozen, and resumes it where the milestone
-    dispute found it when the chargeback is won. True when handed over (the caller then leaves
-    the milestone frozen)."""
-    hold = active_hold(party.milestone_id)
+def hand_over_locked(party: Dispute, own: DisputeHold | None = None) -> bool:
+    """A party's dispute ends without a decision while a chargeback holds its milestone (an
+    order dispute: the milestone of its hold `own`): the chargeback keeps the milestone (or
+    payout) frozen, and resumes it where the party's dispute found it when the chargeback is
+    won. True when handed over (the caller then leaves the milestone frozen)."""
+    hold = active_hold(own.milestone_id if own else party.milestone_id)
     if hold is None or hold.party_dispute_id != party.pk:
         return False
     hold.party_dispute = None
-    hold.frozen_from = party.frozen_from
-    hold.payout_frozen = party.frozen_from in (MS.ACCEPTED, MS.SPLIT)
+    if own is not None:
+        hold.frozen_from, hold.payout_frozen = own.frozen_from, own.payout_frozen
+    else:
+        hold.frozen_from = party.frozen_from
+        hold.payout_frozen = party.frozen_from in (MS.ACCEPTED, MS.SPLIT)
     hold.save(update_fields=["party_dispute", "frozen_from", "payout_frozen"])
     return True
 

@@ -1,6 +1,8 @@
 """Disputes over an order's milestone: the parties' statements, messages, evidence and settlement
 offers, and an admin's decision. Opening one freezes the milestone (milestones.lifecycle); the
-decision moves its money (payments.lifecycle.dispute_settle_locked). Chargebacks (kind
+decision moves its money (payments.lifecycle.dispute_settle_locked). A party may dispute the
+whole order instead (kind "order"): it holds every milestone whose money is within reach
+(DisputeHold rows, as a chargeback does) and its decision is spread over them. Chargebacks (kind
 "chargeback": the buyer disputed the card payment with their bank, reported by the provider's
 charge.dispute.* events) concern the whole order: they hold its unreleased milestones
 (DisputeHold) until the card network decides (disputes.chargebacks). Only services write here."""
@@ -16,6 +18,7 @@ from milestones.models import Order, OrderMilestone
 class Dispute(models.Model):
     class Kind(models.TextChoices):
         MILESTONE = "milestone", "Milestone dispute"
+        ORDER = "order", "Order dispute"
         CHARGEBACK = "chargeback", "Chargeback"
 
     class Status(models.TextChoices):
@@ -64,7 +67,8 @@ class Dispute(models.Model):
 
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.MILESTONE)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="disputes")
-    # Required unless a chargeback (which concerns the whole order: see DisputeHold).
+    # A milestone dispute's milestone; null for an order dispute and a chargeback, which concern
+    # the whole order (see DisputeHold).
     milestone = models.ForeignKey(
         OrderMilestone, on_delete=models.PROTECT, null=True, blank=True, related_name="disputes"
     )
@@ -111,7 +115,9 @@ class Dispute(models.Model):
     provider_status = models.CharField(max_length=32, blank=True)
     provider_reason = models.CharField(max_length=64, blank=True)
     provider_state_as_of = models.BigIntegerField(default=0)
-    amount_minor = models.PositiveIntegerField(null=True, blank=True, help_text="The disputed amount.")
+    amount_minor = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The disputed amount (an order dispute: what it held when opened)."
+    )
     evidence_due_by = models.DateTimeField(null=True, blank=True)
     evidence_submitted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -126,11 +132,12 @@ class Dispute(models.Model):
                 name="dispute_one_active_per_milestone",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind="chargeback") | models.Q(milestone__isnull=False),
-                name="dispute_milestone_unless_chargeback",
+                condition=models.Q(kind="milestone", milestone__isnull=False)
+                | models.Q(kind__in=["order", "chargeback"], milestone__isnull=True),
+                name="dispute_milestone_only_for_milestone_kind",
             ),
             models.CheckConstraint(
-                condition=models.Q(kind="milestone") | models.Q(provider_dispute_id__isnull=False),
+                condition=models.Q(kind__in=["milestone", "order"]) | models.Q(provider_dispute_id__isnull=False),
                 name="dispute_chargeback_has_provider_id",
             ),
         ]
@@ -151,19 +158,24 @@ class Dispute(models.Model):
     def is_chargeback(self) -> bool:
         return self.kind == self.Kind.CHARGEBACK
 
+    @property
+    def is_order_dispute(self) -> bool:
+        return self.kind == self.Kind.ORDER
+
 
 class DisputeHold(models.Model):
-    """A milestone a chargeback holds: what it was when the chargeback arrived, so that a won
-    chargeback resumes it there and a lost one settles it. Unreleased milestones in work are
-    frozen (`disputed`); a milestone not started (`locked`) is recorded as it is (it cannot start
-    while the ones before it are frozen); an accepted milestone whose payout is pending clearance
-    has its payout frozen. One already frozen by a milestone dispute is recorded with that
-    dispute (`party_dispute`): it stays that dispute's to unfreeze."""
+    """A milestone a dispute over the whole order (a chargeback, or a party's order dispute)
+    holds: what it was when the hold began, so that ending the dispute without taking the money
+    resumes it there and a decision settles it. Unreleased milestones, started or not, are frozen
+    (`disputed`; a `locked` one resumes as locked); an accepted milestone whose payout is pending
+    clearance has its payout frozen. For a chargeback, one already frozen by a party's dispute is
+    recorded with that dispute (`party_dispute`): it stays that dispute's to unfreeze."""
 
     class Outcome(models.TextChoices):
         HELD = "", "Held"
         RESUMED = "resumed", "Resumed"
         REFUNDED = "refunded", "Refunded by the chargeback"
+        SETTLED = "settled", "Settled by the dispute's decision"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="holds")
     milestone = models.ForeignKey(OrderMilestone, on_delete=models.PROTECT, related_name="chargeback_holds")
@@ -172,7 +184,9 @@ class DisputeHold(models.Model):
     payout_frozen = models.BooleanField(default=False)
     party_dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     outcome = models.CharField(max_length=10, choices=Outcome, blank=True, default=Outcome.HELD)
-    amount_minor = models.PositiveIntegerField(default=0, help_text="Refunded by the chargeback.")
+    amount_minor = models.PositiveIntegerField(
+        default=0, help_text="Refunded (by the chargeback, or by the order dispute's decision)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -240,13 +254,23 @@ def evidence_upload_to(instance: "DisputeEvidence", filename: str) -> str:
 
 
 class DisputeEvidence(models.Model):
-    """A file either party attached (Django storage; served only to the parties and admins)."""
+    """A file either party attached (Django storage; served only to the parties and admins), with
+    the post it came with: the opening statement, the answer, or a thread message (`message`).
+    Files stored before the link existed have `post` empty (the page then places them by time)."""
+
+    class Post(models.TextChoices):
+        UNKNOWN = "", "Unknown"
+        OPENING = "opening", "Opening statement"
+        RESPONSE = "response", "Answer"
+        MESSAGE = "message", "Message"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="evidence")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     file = models.FileField(upload_to=evidence_upload_to)
     name = models.CharField(max_length=200)
     size = models.PositiveIntegerField(default=0)
+    post = models.CharField(max_length=10, choices=Post, blank=True, default=Post.UNKNOWN)
+    message = models.ForeignKey(DisputeMessage, on_delete=models.SET_NULL, null=True, blank=True, related_name="files")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,6 +1,13 @@
 """Dispute services: open, respond, talk, settle, withdraw, and an admin's decision.
 
-Each one runs in `transaction.atomic()` and locks the order, then the milestone, then the dispute
+A dispute is about one milestone (kind "milestone") or the whole order (kind "order",
+`dispute_open_order`): an order dispute holds every milestone whose money is within reach
+through DisputeHold rows (the chargebacks' `hold_locked`), and everything else works on it the
+same way, over the sum it holds: the decision's amount to the seller is spread over the held
+milestones earliest first (`allocate`).
+
+Each one runs in `transaction.atomic()` and locks the order, then the milestone (an order
+dispute: every milestone of the order, in position order), then the dispute
 (the order every writer of these rows uses, so the auto-release sweep and a dispute opened at the
 same moment cannot both act: whichever locks the order first wins, the other sees the new state),
 re-checks the state under the lock, and appends a DisputeEvent. Money moves only through
@@ -16,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gigs.models import User
-from marketplace.exceptions import NotFound, ValidationFailed
+from marketplace.exceptions import DomainError, NotFound, ValidationFailed
 from marketplace.money import format_money
 from milestones import lifecycle as states
 from milestones.exceptions import InvalidTransition
@@ -25,9 +32,9 @@ from milestones.notifications import notify, notify_parties
 from payments import lifecycle as money
 from payments.models import Payout
 
-from .chargebacks import active_hold, hand_over_locked
+from .chargebacks import active_hold, hand_over_locked, hold_locked, resume_locked
 from .exceptions import DisputeAlreadyOpen, DisputeClosed, DisputeNotAllowed, ResponseWindowOver, SettlementRefused
-from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeMessage, SettlementOffer
+from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeHold, DisputeMessage, SettlementOffer
 
 DS = Dispute.Status
 MS = OrderMilestone.Status
@@ -63,22 +70,84 @@ def _change_status(dispute: Dispute, to: str, *, actor: User | None, action: str
 @dataclass
 class Locked:
     order: Order
-    milestone: OrderMilestone
+    milestone: OrderMilestone | None  # None for an order dispute
     dispute: Dispute
+    # An order dispute: its holds still held, in position order, with their locked milestones.
+    holds: list[DisputeHold]
+
+    @property
+    def at_stake(self) -> int:
+        """What the decision shares out: the milestone's price, or the sum an order dispute holds
+        (each held milestone for its whole price: a payout is held only while it is whole)."""
+        if self.milestone is not None:
+            return self.milestone.price_minor
+        return sum(h.milestone.price_minor for h in self.holds)
+
+    @property
+    def what(self) -> str:
+        if self.milestone is not None:
+            return f"milestone {self.milestone.position + 1} of order #{self.order.pk}"
+        return f"order #{self.order.pk}"
+
+
+def held_milestones(d: Dispute) -> list[DisputeHold]:
+    """An order dispute's holds still held (position order, milestone loaded): what its decision
+    shares out. Empty for other kinds. A read, for pages and admin."""
+    if not d.is_order_dispute:
+        return []
+    return list(
+        DisputeHold.objects.filter(dispute=d, outcome=DisputeHold.Outcome.HELD)
+        .select_related("milestone")
+        .order_by("milestone__position", "milestone_id")
+    )
+
+
+def amount_at_stake(d: Dispute) -> int:
+    """What a decision on the dispute shares out now: the milestone's price, the sum of an order
+    dispute's held milestones (what it held when opened once it ended), a chargeback's amount."""
+    if d.milestone_id is not None:
+        return d.milestone.price_minor
+    if d.is_order_dispute and d.is_active:
+        return sum(h.milestone.price_minor for h in held_milestones(d))
+    if d.is_order_dispute and d.seller_amount_minor is not None and d.refund_amount_minor is not None:
+        return d.seller_amount_minor + d.refund_amount_minor  # what the decision shared out
+    return d.amount_minor or 0
+
+
+def _lock_order_milestones(order_id: int) -> tuple[Order, list[OrderMilestone]]:
+    """Lock the order, then every milestone of it in position order (as chargebacks do)."""
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise NotFound("No such order.")
+    milestones = list(OrderMilestone.objects.select_for_update().filter(order=order).order_by("position", "pk"))
+    return order, milestones
+
+
+def _held(d: Dispute, milestones: list[OrderMilestone]) -> list[DisputeHold]:
+    by_pk = {m.pk: m for m in milestones}
+    holds = list(DisputeHold.objects.filter(dispute=d, outcome=DisputeHold.Outcome.HELD))
+    for h in holds:
+        h.milestone = by_pk[h.milestone_id]
+    return sorted(holds, key=lambda h: (h.milestone.position, h.milestone.pk))
 
 
 def _lock(dispute_id: int) -> Locked:
-    """Lock the dispute's order, then its milestone, then the dispute."""
-    row = Dispute.objects.filter(pk=dispute_id).values_list("milestone_id", "kind").first()
+    """Lock the dispute's order, then its milestone (an order dispute: all of the order's), then
+    the dispute."""
+    row = Dispute.objects.filter(pk=dispute_id).values_list("milestone_id", "kind", "order_id").first()
     if row is None:
         raise NotFound("No such dispute.")
-    m_id, kind = row
+    m_id, kind, order_id = row
     if kind == Dispute.Kind.CHARGEBACK:
         # The card issuer decides a chargeback (disputes.chargebacks), not the parties or an admin.
         raise DisputeClosed("This is a chargeback: the card issuer decides it, from the provider's events.")
+    if kind == Dispute.Kind.ORDER:
+        order, milestones = _lock_order_milestones(order_id)
+        dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
+        return Locked(order, None, dispute, _held(dispute, milestones))
     order, m = states.lock_order_and_milestone(milestone_id=m_id)
     dispute = Dispute.objects.select_for_update().get(pk=dispute_id)
-    return Locked(order, m, dispute)
+    return Locked(order, m, dispute, [])
 
 
 def _party(order: Order, user: User) -> None:
@@ -102,10 +171,47 @@ def _note(note: str, field: str = "note") -> str:
     return note
 
 
-def _attach(dispute: Dispute, user: User, files: list[UploadedFile]) -> None:
+def _attach(
+    dispute: Dispute, user: User, files: list[UploadedFile], *, post: str, message: DisputeMessage | None = None
+) -> None:
+    """Store the files with the post they came with (the opening, the answer, a message)."""
     states.check_uploads(files)
     for f in files:
-        DisputeEvidence.objects.create(dispute=dispute, uploaded_by=user, file=f, name=f.name[:200], size=f.size)
+        DisputeEvidence.objects.create(
+            dispute=dispute, uploaded_by=user, file=f, name=f.name[:200], size=f.size, post=post, message=message
+        )
+
+
+def _opening_fields(reason: str, description: str, outcome_wanted: str, amount_wanted_minor: int | None) -> str:
+    """Check the opening's fields (ValidationFailed); returns the description stripped."""
+    errors: dict[str, list[str]] = {}
+    description = (description or "").strip()
+    if reason not in Dispute.Reason.values:
+        errors["reason"] = ["Choose a reason."]
+    if not description:
+        errors["description"] = ["Describe the problem."]
+    if outcome_wanted not in Dispute.Outcome.values:
+        errors["outcome_wanted"] = ["Choose the outcome you want."]
+    if outcome_wanted == Dispute.Outcome.PARTIAL_REFUND and not amount_wanted_minor:
+        errors["amount_wanted_minor"] = ["Say how much you want refunded."]
+    if errors:
+        raise ValidationFailed(errors)
+    return description
+
+
+def order_dispute_holding(milestone_id: int) -> Dispute | None:
+    """The active order dispute holding the milestone, if any."""
+    h = (
+        DisputeHold.objects.filter(
+            milestone_id=milestone_id,
+            outcome=DisputeHold.Outcome.HELD,
+            dispute__kind=Dispute.Kind.ORDER,
+            dispute__status__in=Dispute.ACTIVE,
+        )
+        .select_related("dispute")
+        .first()
+    )
+    return h.dispute if h else None
 
 
 def dispute_open(
@@ -124,18 +230,7 @@ def dispute_open(
     answer. Raises NotFound (not a party, order not active), DisputeNotAllowed (milestone in
     another state, or its money cleared already), DisputeAlreadyOpen, ValidationFailed."""
     files = list(files)
-    errors: dict[str, list[str]] = {}
-    description = (description or "").strip()
-    if reason not in Dispute.Reason.values:
-        errors["reason"] = ["Choose a reason."]
-    if not description:
-        errors["description"] = ["Describe the problem."]
-    if outcome_wanted not in Dispute.Outcome.values:
-        errors["outcome_wanted"] = ["Choose the outcome you want."]
-    if outcome_wanted == Dispute.Outcome.PARTIAL_REFUND and not amount_wanted_minor:
-        errors["amount_wanted_minor"] = ["Say how much you want refunded."]
-    if errors:
-        raise ValidationFailed(errors)
+    description = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
     with transaction.atomic():
         order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
         # An accepted milestone may be the last of an order that completed.
@@ -146,12 +241,19 @@ def dispute_open(
             raise NotFound("No such milestone.")
         if Dispute.objects.filter(milestone=m, status__in=Dispute.ACTIVE).exists():
             raise DisputeAlreadyOpen("A dispute about this milestone is already open.")
+        if order_dispute_holding(m.pk) is not None:
+            raise DisputeAlreadyOpen(
+                f"The dispute about the whole order #{order.pk} holds milestone {m.position + 1}: write there."
+            )
         if m.status not in OrderMilestone.DISPUTABLE and m.status != MS.ACCEPTED:
             raise DisputeNotAllowed(
                 f"Milestone {m.position + 1} is {m.get_status_display().lower()}: only a milestone in progress, "
                 "delivered, in revision, or accepted with its money still pending clearance can be disputed."
             )
-        if m.status == MS.ACCEPTED and Dispute.objects.filter(milestone=m, refund_amount_minor__gt=0).exists():
+        refunded_before = Dispute.objects.filter(milestone=m, refund_amount_minor__gt=0).exists() or (
+            DisputeHold.objects.filter(milestone=m, outcome=DisputeHold.Outcome.SETTLED, amount_minor__gt=0).exists()
+        )
+        if m.status == MS.ACCEPTED and refunded_before:
             raise DisputeNotAllowed(f"Milestone {m.position + 1} was already refunded in part in a dispute.")
         if amount_wanted_minor is not None and not 0 < amount_wanted_minor <= m.price_minor:
             raise ValidationFailed({"amount_wanted_minor": [f"At most {format_money(m.price_minor, order.currency)}."]})
@@ -181,7 +283,7 @@ def dispute_open(
         except IntegrityError as exc:  # the unique constraint: cannot happen under the lock
             raise DisputeAlreadyOpen("A dispute about this milestone is already open.") from exc
         _event(dispute, actor=user, frm="", to=DS.OPEN, action="opened", note=description)
-        _attach(dispute, user, files)
+        _attach(dispute, user, files, post=DisputeEvidence.Post.OPENING)
         dispute.response_due_at = _response_due(now)
         dispute.save(update_fields=["response_due_at"])
         _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
@@ -205,6 +307,122 @@ def dispute_open(
     return dispute
 
 
+def order_dispute_refusal(order: Order, milestones: list[OrderMilestone]) -> DomainError | None:
+    """Why the whole order cannot be disputed now (the error to raise), or None: the order is not
+    active; a dispute is active on one of its milestones, or on the order; a chargeback holds it;
+    nothing is within reach (every milestone released and cleared, or cancelled). Reads only;
+    the service calls it on the locked rows, the pages to decide whether to offer it."""
+    if order.status != Order.Status.ACTIVE:
+        return DisputeNotAllowed(f"Order #{order.pk} is {order.get_status_display().lower()}: it cannot be disputed.")
+    active = Dispute.objects.filter(order=order, status__in=Dispute.ACTIVE)
+    if active.filter(kind=Dispute.Kind.CHARGEBACK).exists():
+        return DisputeNotAllowed(
+            f"A chargeback on order #{order.pk} holds its money: the card issuer decides it first."
+        )
+    if active.filter(kind=Dispute.Kind.ORDER).exists():
+        return DisputeAlreadyOpen(f"A dispute about the whole order #{order.pk} is already open.")
+    taken = active.filter(kind=Dispute.Kind.MILESTONE).values_list("milestone__position", flat=True).first()
+    if taken is not None:
+        return DisputeAlreadyOpen(
+            f"A dispute about milestone {taken + 1} is open: the whole order cannot be disputed meanwhile."
+        )
+    reachable = [m for m in milestones if m.status in OrderMilestone.HOLDABLE]
+    accepted = [m for m in milestones if m.status == MS.ACCEPTED]
+    if accepted:
+        prices = {m.pk: m.price_minor for m in accepted}
+        whole = {
+            m_id
+            for m_id, gross in Payout.objects.filter(
+                milestone_id__in=prices, status=Payout.Status.PENDING_CLEARANCE, frozen=False
+            ).values_list("milestone_id", "gross_minor")
+            if gross == prices[m_id]
+        }
+        reachable += [m for m in accepted if m.pk in whole]
+    if not reachable:
+        return DisputeNotAllowed(
+            f"Nothing of order #{order.pk} can be disputed: its money is released and cleared, or refunded."
+        )
+    return None
+
+
+def dispute_open_order(
+    *,
+    order_id: int,
+    user: User,
+    reason: str,
+    description: str,
+    outcome_wanted: str,
+    amount_wanted_minor: int | None = None,
+    files: list[UploadedFile] = (),
+) -> Dispute:
+    """Either party disputes the whole of an active order: every milestone whose money is within
+    reach is held at once (DisputeHold rows, as a chargeback holds them): unreleased ones,
+    started or not, frozen (`disputed`: no auto-release, no delivery, no cancellation, no stop),
+    accepted ones whose payout is still pending clearance (and whole) with the payout frozen.
+    The order is locked first, then its milestones in position order, so the auto-release sweep
+    (which skips a locked order) and this never both act on a milestone. The amount at stake is
+    the sum of the held milestones' prices; the other party has DISPUTE_RESPONSE_DAYS to answer.
+    Raises NotFound (not a party), DisputeAlreadyOpen (a dispute is active on a milestone or on
+    the order), DisputeNotAllowed (not active, a chargeback holds it, nothing within reach),
+    ValidationFailed."""
+    files = list(files)
+    description = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
+    with transaction.atomic():
+        order, milestones = _lock_order_milestones(order_id)
+        if user.pk not in (order.buyer_id, order.seller_id):
+            raise NotFound("No such order.")
+        refusal = order_dispute_refusal(order, milestones)
+        if refusal is not None:
+            raise refusal
+        dispute = Dispute.objects.create(
+            kind=Dispute.Kind.ORDER,
+            order=order,
+            milestone=None,
+            opened_by=user,
+            reason=reason,
+            description=description,
+            outcome_wanted=outcome_wanted,
+            amount_wanted_minor=amount_wanted_minor,
+        )
+        holds = hold_locked(order, milestones, dispute, actor=user, reason=f"order disputed (dispute {dispute.pk})")
+        total = sum(h.milestone.price_minor for h in holds)
+        if amount_wanted_minor is not None and not 0 < amount_wanted_minor <= total:
+            raise ValidationFailed({"amount_wanted_minor": [f"At most {format_money(total, order.currency)}."]})
+        now = timezone.now()
+        dispute.amount_minor = total
+        dispute.response_due_at = _response_due(now)
+        dispute.save(update_fields=["amount_minor", "response_due_at"])
+        held = ", ".join(str(h.milestone.position + 1) for h in holds)
+        _event(dispute, actor=user, frm="", to=DS.OPEN, action="opened", note=description)
+        _event(
+            dispute,
+            actor=user,
+            frm=DS.OPEN,
+            to=DS.OPEN,
+            action="order held",
+            note=f"Milestones {held}: {format_money(total, order.currency)} at stake.",
+        )
+        _attach(dispute, user, files, post=DisputeEvidence.Post.OPENING)
+        _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
+        due = f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M}"
+        notify(
+            user=_other(order, user.pk),
+            kind="dispute_opened",
+            text=f"A dispute about the whole order #{order.pk} was opened (milestones {held} on hold): "
+            f"answer by {due}.",
+            dedupe_key=f"dispute-{dispute.pk}-opened",
+            order=order,
+        )
+        notify(
+            user=user,
+            kind="dispute_opened",
+            text=f"Your dispute about order #{order.pk} is open; milestones {held} are on hold.",
+            dedupe_key=f"dispute-{dispute.pk}-opened:opener",
+            order=order,
+        )
+    return dispute
+
+
 def dispute_respond(*, dispute_id: int, user: User, statement: str, files: list[UploadedFile] = ()) -> Dispute:
     """The other party answers within the response window (with evidence); the dispute goes to
     review. Raises NotFound, DisputeClosed, ResponseWindowOver, ValidationFailed."""
@@ -223,7 +441,7 @@ def dispute_respond(*, dispute_id: int, user: User, statement: str, files: list[
         now = timezone.now()
         if d.response_due_at is not None and d.response_due_at <= now:
             raise ResponseWindowOver("The time to answer is over: the dispute is with the platform now.")
-        _attach(d, user, files)
+        _attach(d, user, files, post=DisputeEvidence.Post.RESPONSE)
         d.response = f"{d.response}\n\n{statement}".strip() if d.response else statement
         d.responded_at = now
         d.save(update_fields=["response", "responded_at"])
@@ -249,8 +467,8 @@ def dispute_message_post(*, dispute_id: int, user: User, body: str, files: list[
         if not user.is_staff:
             _party(lk.order, user)
         _active(lk.dispute)
-        _attach(lk.dispute, user, files)
         msg = DisputeMessage.objects.create(dispute=lk.dispute, author=user, body=body)
+        _attach(lk.dispute, user, files, post=DisputeEvidence.Post.MESSAGE, message=msg)
         _event(lk.dispute, actor=user, frm=lk.dispute.status, to=lk.dispute.status, action="message")
         for party in (lk.order.buyer, lk.order.seller):
             if party.pk != user.pk:
@@ -265,34 +483,65 @@ def dispute_message_post(*, dispute_id: int, user: User, body: str, files: list[
     return msg
 
 
-def _check_amount(m: OrderMilestone, currency: str, amount, field: str = "seller_amount_minor") -> int:
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= m.price_minor:
-        raise ValidationFailed({field: [f"Between 0 and {format_money(m.price_minor, currency)}."]})
+def _check_amount(lk: Locked, amount, field: str = "seller_amount_minor") -> int:
+    total = lk.at_stake
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= total:
+        raise ValidationFailed({field: [f"Between 0 and {format_money(total, lk.order.currency)}."]})
     return amount
+
+
+def allocate(prices: list[int], seller_amount: int) -> list[int]:
+    """The seller's amount of an order dispute's decision spread over its held milestones in
+    position order, earliest first: each takes up to its price, the first one short of it takes
+    what is left, the later ones nothing (refunded). Integers; sums to `seller_amount`."""
+    shares, left = [], seller_amount
+    for price in prices:
+        share = min(price, left)
+        shares.append(share)
+        left -= share
+    if left:
+        raise ValidationFailed({"seller_amount_minor": ["More than the dispute holds."]})
+    return shares
+
+
+def _refuse_under_chargeback(lk: Locked) -> None:
+    ids = [lk.milestone.pk] if lk.milestone is not None else [h.milestone_id for h in lk.holds]
+    for m_id in ids:
+        if active_hold(m_id) is not None:
+            raise DisputeClosed(
+                f"A chargeback on order #{lk.order.pk} holds this dispute's money: it is decided once the card "
+                "issuer decides the chargeback."
+            )
 
 
 def _resolve(
     lk: Locked, *, seller_amount: int, action: str, actor: User | None, note: str, kind: str = "dispute_resolved"
 ) -> Dispute:
-    """On locked rows: settle the milestone's money and mark the dispute resolved. Refused while a
-    chargeback holds the milestone: the card issuer may give the buyer the money back meanwhile."""
+    """On locked rows: settle the money at stake and mark the dispute resolved. An order
+    dispute settles each held milestone with its share (`allocate`), in position order, each
+    as a milestone dispute's decision would (the order then goes on, or completes). Refused
+    while a chargeback holds the money: the card issuer may give the buyer it back meanwhile."""
     d, now = lk.dispute, timezone.now()
-    if active_hold(lk.milestone.pk) is not None:
-        raise DisputeClosed(
-            f"A chargeback on order #{lk.order.pk} holds this milestone: its money is decided once the card "
-            "issuer decides the chargeback."
+    _refuse_under_chargeback(lk)
+    reason = f"dispute {d.pk}: {action}"
+    total = lk.at_stake
+    if lk.milestone is not None:
+        money.dispute_settle_locked(
+            lk.order, lk.milestone, seller_amount_minor=seller_amount, now=now, actor=actor, reason=reason
         )
-    money.dispute_settle_locked(
-        lk.order,
-        lk.milestone,
-        seller_amount_minor=seller_amount,
-        now=now,
-        actor=actor,
-        reason=f"dispute {d.pk}: {action}",
-    )
+    else:
+        if not lk.holds:
+            raise DisputeClosed("This dispute holds nothing any more: close it.")
+        shares = allocate([h.milestone.price_minor for h in lk.holds], seller_amount)
+        for h, share in zip(lk.holds, shares, strict=True):
+            money.dispute_settle_locked(
+                lk.order, h.milestone, seller_amount_minor=share, now=now, actor=actor, reason=reason
+            )
+            h.outcome, h.amount_minor, h.ended_at = DisputeHold.Outcome.SETTLED, h.milestone.price_minor - share, now
+            h.save(update_fields=["outcome", "amount_minor", "ended_at"])
     d.resolution_action = action
     d.seller_amount_minor = seller_amount
-    d.refund_amount_minor = lk.milestone.price_minor - seller_amount
+    d.refund_amount_minor = total - seller_amount
     d.resolution_note = note
     d.resolved_by = actor
     d.resolved_at = now
@@ -312,7 +561,7 @@ def _resolve(
         order=lk.order,
         kind=kind,
         key=f"dispute-{d.pk}-resolved",
-        text=f"Dispute on milestone {lk.milestone.position + 1} of order #{lk.order.pk} resolved: "
+        text=f"Dispute on {lk.what} resolved: "
         f"{format_money(seller_amount, cur)} to the seller, {format_money(d.refund_amount_minor, cur)} refunded.",
         milestone=lk.milestone,
     )
@@ -326,7 +575,7 @@ def settlement_propose(*, dispute_id: int, user: User, seller_amount_minor: int)
         lk = _lock(dispute_id)
         _party(lk.order, user)
         _active(lk.dispute)
-        amount = _check_amount(lk.milestone, lk.order.currency, seller_amount_minor)
+        amount = _check_amount(lk, seller_amount_minor)
         SettlementOffer.objects.filter(dispute=lk.dispute, proposed_by=user, status=SettlementOffer.Status.OPEN).update(
             status=SettlementOffer.Status.WITHDRAWN, answered_at=timezone.now()
         )
@@ -369,6 +618,8 @@ def settlement_accept(*, offer_id: int, user: User) -> Dispute:
         if offer.status != SettlementOffer.Status.OPEN:
             raise SettlementRefused("This offer is no longer open.")
         _active(lk.dispute)
+        if offer.seller_amount_minor > lk.at_stake:  # a chargeback took some of the held money since
+            raise SettlementRefused("This offer is more than the dispute still holds: propose again.")
         now = timezone.now()
         offer.status, offer.answered_at = SettlementOffer.Status.ACCEPTED, now
         offer.save(update_fields=["status", "answered_at"])
@@ -405,9 +656,20 @@ def settlement_decline(*, offer_id: int, user: User) -> SettlementOffer:
 
 def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note: str) -> Dispute:
     """On locked rows: the dispute ends without moving money; the milestone resumes where it was
-    frozen (a delivery with a fresh review window)."""
+    frozen (a delivery with a fresh review window). An order dispute resumes every hold so (one
+    not started as locked, then the lifecycle starts the first one if nothing leads), or hands it
+    over to a chargeback holding it too."""
     d, now = lk.dispute, timezone.now()
-    if hand_over_locked(d):
+    why = f"dispute {d.pk}: {action}"
+    if lk.milestone is None:
+        for h in lk.holds:
+            if not hand_over_locked(d, h):
+                resume_locked(lk.order, h.milestone, h, now=now, reason=why)
+            else:
+                h.outcome, h.ended_at = DisputeHold.Outcome.RESUMED, now
+                h.save(update_fields=["outcome", "ended_at"])
+        states.start_next_if_idle_locked(lk.order, now=now)
+    elif hand_over_locked(d):
         pass  # a chargeback holds the milestone too: it stays frozen, the chargeback resumes it
     elif d.frozen_from == MS.ACCEPTED:
         money.payout_unfreeze_locked(lk.milestone, now=now)
@@ -422,12 +684,12 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
         d.resolution_action, d.resolution_note, d.resolved_by, d.resolved_at = Dispute.Action.CLOSED, note, actor, now
         d.save(update_fields=["resolution_action", "resolution_note", "resolved_by", "resolved_at"])
     _change_status(d, to, actor=actor, action=action, note=note)
+    goes_on = "the milestone goes on" if lk.milestone is not None else "the order goes on"
     notify_parties(
         order=lk.order,
         kind="dispute_" + action,
         key=f"dispute-{d.pk}-{action}",
-        text=f"The dispute on milestone {lk.milestone.position + 1} of order #{lk.order.pk} was {action}: "
-        "the milestone goes on.",
+        text=f"The dispute on {lk.what} was {action}: {goes_on}.",
         milestone=lk.milestone,
     )
     return d
@@ -461,9 +723,10 @@ def disputes_response_window_sweep(*, now: datetime | None = None, batch: int | 
     for d_id, order_id, m_id in due:
         with transaction.atomic():
             order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
-            m = OrderMilestone.objects.select_for_update(skip_locked=True).filter(pk=m_id).first()
+            # An order dispute has no milestone: the order's lock is the one every writer takes.
+            m = OrderMilestone.objects.select_for_update(skip_locked=True).filter(pk=m_id).first() if m_id else None
             d = Dispute.objects.select_for_update(skip_locked=True).filter(pk=d_id).first()
-            if order is None or m is None or d is None or d.status != DS.AWAITING_RESPONSE:
+            if order is None or (m_id and m is None) or d is None or d.status != DS.AWAITING_RESPONSE:
                 continue
             if d.response_due_at is None or d.response_due_at > now:
                 continue
@@ -521,7 +784,7 @@ def dispute_resolve(
         _active(d)
         if d.pending_action:
             raise DisputeClosed("A decision on this dispute is waiting for a second admin: approve or reject it first.")
-        price = lk.milestone.price_minor
+        price = lk.at_stake
         if action == Dispute.Action.RELEASE:
             amount = price
         elif action == Dispute.Action.REFUND:
@@ -530,7 +793,7 @@ def dispute_resolve(
             amount = split_amount(price, seller_amount_minor=seller_amount_minor, percent=percent)
         else:
             raise ValidationFailed({"action": ["Release, refund or split."]})
-        _check_amount(lk.milestone, lk.order.currency, amount)
+        _check_amount(lk, amount)
         if price <= _rules()["DISPUTE_APPROVAL_ABOVE_MINOR"]:
             return _resolve(lk, seller_amount=amount, action=action, actor=admin, note=note)
         d.pending_action, d.pending_note = action, note
@@ -578,8 +841,11 @@ def _still_at_stake(lk: Locked) -> None:
     clearance), and the waiting amounts still add up to the price with no more refunded than is
     held. Raises DisputeNotAllowed saying what changed; the decision stays waiting (reject it)."""
     d, m = lk.dispute, lk.milestone
-    n = m.position + 1
     seller, refund = d.pending_seller_amount_minor, d.pending_refund_amount_minor
+    if m is None:
+        _order_still_at_stake(lk, seller, refund)
+        return
+    n = m.position + 1
     if seller is None or refund is None or seller + refund != m.price_minor:
         raise DisputeNotAllowed(
             f"The decision waiting does not add up to milestone {n}'s price any more "
@@ -605,6 +871,36 @@ def _still_at_stake(lk: Locked) -> None:
         )
 
 
+def _order_still_at_stake(lk: Locked, seller: int | None, refund: int | None) -> None:
+    """An order dispute's approval re-check: the waiting amounts add up to what it still holds,
+    and every hold is still frozen by it (milestone disputed; payout frozen, pending, whole)."""
+    if seller is None or refund is None or seller + refund != lk.at_stake:
+        raise DisputeNotAllowed(
+            f"The decision waiting does not add up to what the dispute holds any more "
+            f"({format_money(lk.at_stake, lk.order.currency)}): reject it and decide again."
+        )
+    for h in lk.holds:
+        m, n = h.milestone, h.milestone.position + 1
+        if h.payout_frozen:
+            payout = Payout.objects.filter(milestone=m).first()
+            if (
+                payout is None
+                or not payout.frozen
+                or payout.status != Payout.Status.PENDING_CLEARANCE
+                or payout.gross_minor != m.price_minor
+            ):
+                state = payout.get_status_display().lower() if payout else "gone"
+                raise DisputeNotAllowed(
+                    f"The payout of milestone {n} is no longer held by this dispute ({state}): the decision "
+                    "cannot be approved; reject it."
+                )
+        elif m.status != MS.DISPUTED:
+            raise DisputeNotAllowed(
+                f"Milestone {n} is {m.get_status_display().lower()}, no longer frozen by this dispute: the decision "
+                "cannot be approved; reject it."
+            )
+
+
 def dispute_decision_approve(*, dispute_id: int, admin: User, note: str) -> Dispute:
     """A second admin (staff with disputes.approve_decision, not the proposer) approves the
     decision waiting on the dispute: the money moves as dispute_resolve would have moved it, and
@@ -618,7 +914,7 @@ def dispute_decision_approve(*, dispute_id: int, admin: User, note: str) -> Disp
         _pending(d)
         if d.proposed_by_id == admin.pk:
             raise DisputeNotAllowed("A second admin approves this decision: you proposed it.")
-        amount = _check_amount(lk.milestone, lk.order.currency, d.pending_seller_amount_minor)
+        amount = _check_amount(lk, d.pending_seller_amount_minor)
         _still_at_stake(lk)
         now = timezone.now()
         d.approved_by, d.approved_at = admin, now

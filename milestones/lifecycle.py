@@ -360,13 +360,18 @@ def review_reminders_sweep(*, now: datetime | None = None, batch: int | None = N
 # --- disputes (state only: the disputes app calls these; payments moves the money) --------------
 
 
-def milestone_freeze_locked(order: Order, milestone: OrderMilestone, *, actor: User | None, reason: str) -> str:
+def milestone_freeze_locked(
+    order: Order, milestone: OrderMilestone, *, actor: User | None, reason: str, not_started: bool = False
+) -> str:
     """On rows the caller locked (order, then milestone): freeze a milestone under dispute. It
     becomes `disputed`, which no sweep takes (the auto-release sweep reads `delivered` rows only),
     and its review deadline is cleared. Returns the status it was frozen from, for the caller to
     keep: unfreezing resumes there. InvalidTransition when it is not in progress, delivered or
-    in revision."""
-    if milestone.status not in OrderMilestone.DISPUTABLE:
+    in revision, or with `not_started` (a hold over the whole order: an order dispute, a
+    chargeback) not started either: a `locked` one frozen never starts, and nothing cancels it
+    (order_stop and the cancellations take `locked` rows only)."""
+    allowed = OrderMilestone.HOLDABLE if not_started else OrderMilestone.DISPUTABLE
+    if milestone.status not in allowed:
         raise InvalidTransition(
             f"Milestone {milestone.position + 1} is {milestone.get_status_display().lower()}: it cannot be disputed."
         )
@@ -382,10 +387,12 @@ def milestone_unfreeze_locked(
 ) -> bool:
     """On locked rows: a dispute ended without a decision (withdrawn, closed); the milestone
     resumes as `resume_to`. A delivery gets a fresh review window (now + REVIEW_DAYS, reminders
-    again), so the buyer is not left with the hours the dispute ate. False when not disputed."""
+    again), so the buyer is not left with the hours the dispute ate. A milestone frozen before it
+    started resumes as `locked` and starts only the way the lifecycle starts one (the previous
+    accepted or settled; `start_next_if_idle_locked`). False when not disputed."""
     if milestone.status != S.DISPUTED:
         return False
-    if resume_to not in OrderMilestone.DISPUTABLE:
+    if resume_to not in OrderMilestone.HOLDABLE:
         raise InvalidTransition(f"A disputed milestone cannot resume as {resume_to}.")
     change_milestone(order, milestone, resume_to, actor=actor, reason=reason)
     fields = ["status"]
@@ -436,4 +443,30 @@ def milestone_settle_locked(
         _event(order, None, actor=actor, frm=order.status, to=done, reason=reason).save()
         order.status = done
         order.save(update_fields=["status"])
+    return None
+
+
+def start_next_if_idle_locked(order: Order, *, now: datetime) -> OrderMilestone | None:
+    """On the locked order (its milestones locked too): after holds over the whole order resumed,
+    start the first milestone not started when nothing before it is still going (every earlier
+    one accepted, split or cancelled), as an acceptance would have. Returns the one started."""
+    if order.status != Order.Status.ACTIVE:
+        return None
+    rows = list(OrderMilestone.objects.select_for_update().filter(order=order).order_by("position"))
+    for m in rows:
+        if m.status in (S.ACCEPTED, S.SPLIT, S.CANCELLED):
+            continue
+        if m.status != S.LOCKED:
+            return None  # one is in work, delivered or disputed: it leads
+        change_milestone(order, m, S.IN_PROGRESS, actor=None, reason="previous done")
+        m.started_at, m.due_at = now, now + timedelta(days=m.delivery_days)
+        m.save(update_fields=["status", "started_at", "due_at"])
+        notify_parties(
+            order=order,
+            kind="milestone_started",
+            key=f"milestone-{m.pk}-started",
+            text=f"Milestone {m.position + 1} of order #{order.pk} has started.",
+            milestone=m,
+        )
+        return m
     return None

@@ -216,7 +216,9 @@ class OrderMilestone(models.Model):
     video_call = models.BooleanField(default=False)
     # The lifecycle (DESIGN.md section 4); disputes freeze a milestone as `disputed`.
     TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.LOCKED: frozenset({Status.IN_PROGRESS, Status.CANCELLED}),
+        # A hold over the whole order (an order dispute, a chargeback) freezes a milestone not
+        # started too, so nothing cancels or refunds it meanwhile.
+        Status.LOCKED: frozenset({Status.IN_PROGRESS, Status.CANCELLED, Status.DISPUTED}),
         Status.IN_PROGRESS: frozenset({Status.DELIVERED, Status.CANCELLED, Status.DISPUTED}),
         # Cancelled by agreement when no revisions are left (payments.lifecycle checks that).
         Status.DELIVERED: frozenset({Status.ACCEPTED, Status.REVISION_REQUESTED, Status.CANCELLED, Status.DISPUTED}),
@@ -231,6 +233,7 @@ class OrderMilestone(models.Model):
                 Status.IN_PROGRESS,
                 Status.DELIVERED,
                 Status.REVISION_REQUESTED,
+                Status.LOCKED,
             }
         ),
         Status.ACCEPTED: frozenset(),
@@ -242,6 +245,8 @@ class OrderMilestone(models.Model):
     UNRELEASED = frozenset({Status.LOCKED, Status.IN_PROGRESS, Status.DELIVERED, Status.REVISION_REQUESTED})
     # Where a dispute can freeze it (escrow still holds its money).
     DISPUTABLE = frozenset({Status.IN_PROGRESS, Status.DELIVERED, Status.REVISION_REQUESTED})
+    # Where a hold over the whole order freezes it: also not started (it resumes as locked).
+    HOLDABLE = DISPUTABLE | {Status.LOCKED}
 
     status = models.CharField(max_length=20, choices=Status, default=Status.LOCKED)
     started_at = models.DateTimeField(null=True, blank=True)

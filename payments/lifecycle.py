@@ -683,7 +683,9 @@ def pending_own_refunds(order_id: int) -> int:
 
 def order_stop(*, order_id: int, buyer: User) -> Refund:
     """The buyer stops the order after any accepted milestone: the milestones not started yet are
-    cancelled and refunded in one refund. No cancellation fee."""
+    cancelled and refunded in one refund. No cancellation fee. Milestones a hold over the whole
+    order froze (an order dispute, a chargeback: `disputed`, even not started) are not taken: the
+    dispute decides their money (a refund of a charge under chargeback would be refused anyway)."""
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id, buyer=buyer).first()
         if order is None:
@@ -693,6 +695,10 @@ def order_stop(*, order_id: int, buyer: User) -> Refund:
             raise InvalidTransition("You can stop the order once a milestone has been accepted.")
         not_started = [m for m in milestones if m.status == S.LOCKED]
         if not not_started:
+            if any(m.status == S.DISPUTED for m in milestones):
+                raise InvalidTransition(
+                    "The milestones left are on hold by a dispute: nothing can be stopped until it is decided."
+                )
             raise InvalidTransition("Every milestone has started: nothing is left to stop.")
         return _cancel_and_refund(order, not_started, actor=buyer, reason="the buyer stopped the order")
 

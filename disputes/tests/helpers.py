@@ -1,4 +1,5 @@
-"""Shared by the dispute tests: open a dispute, and check the books with split milestones."""
+"""Shared by the dispute tests: open a dispute (on a milestone, on the whole order), and check the
+books with split milestones."""
 
 from django.db.models import Sum
 
@@ -20,6 +21,18 @@ def open_dispute(m: OrderMilestone, by: str = "buyer", **kw) -> Dispute:
         **kw,
     }
     return services.dispute_open(milestone_id=m.pk, user=getattr(order, by), **args)
+
+
+def open_order_dispute(order: Order, by: str = "buyer", **kw) -> Dispute:
+    """A dispute about the whole order (services.dispute_open_order)."""
+    order = Order.objects.get(pk=order.pk)
+    args = {
+        "reason": Dispute.Reason.QUALITY,
+        "description": "Nothing delivered so far is usable.",
+        "outcome_wanted": Dispute.Outcome.FULL_REFUND,
+        **kw,
+    }
+    return services.dispute_open_order(order_id=order.pk, user=getattr(order, by), **args)
 
 
 def _sum(qs, field="amount_minor") -> int:

@@ -138,7 +138,8 @@ class TestOpened:
         assert (d.provider_status, d.provider_reason, d.amount_minor) == ("needs_response", "fraudulent", bank.amount)
         assert d.provider_charge_id == bank.payment.charge_id
         assert d.evidence_due_by is not None and d.opened_by == order.buyer
-        assert statuses(order) == [S.DISPUTED, S.LOCKED, S.LOCKED]
+        # Milestones not started are frozen too: nothing cancels or refunds them meanwhile.
+        assert statuses(order) == [S.DISPUTED, S.DISPUTED, S.DISPUTED]
         assert fresh(m1).review_deadline is None
         holds = list(DisputeHold.objects.filter(dispute=d).order_by("milestone__position"))
         assert [(h.milestone_id, h.frozen_from) for h in holds] == [
@@ -166,7 +167,7 @@ class TestOpened:
         bank.created()
         payout = Payout.objects.get(milestone=m1)
         assert payout.frozen and payout.status == Payout.Status.PENDING_CLEARANCE
-        assert statuses(order) == [S.ACCEPTED, S.DISPUTED, S.LOCKED]
+        assert statuses(order) == [S.ACCEPTED, S.DISPUTED, S.DISPUTED]
         clock.shift(timedelta(days=30))
         assert lifecycle.payouts_clear_sweep() == 0
         assert fresh(payout).status == Payout.Status.PENDING_CLEARANCE

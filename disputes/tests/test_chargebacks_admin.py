@@ -110,7 +110,7 @@ class TestStripeAdmin:
         assert "$82.13" in html  # the whole charge (7500 + 5.5 % + $3)
         assert "Submit evidence to Stripe" in html
         assert reverse("admin:disputes_dispute_evidence", args=[d.pk]) in html
-        assert "milestones held by the chargeback" in html.lower()
+        assert "milestones held (order dispute or chargeback)" in html.lower()
         assert "Simulate" not in html  # Stripe mode: nothing is simulated
         assert d.evidence_due_by is not None
 
@@ -210,7 +210,7 @@ class TestLocalSimulation:
         assert (d.order_id, d.status, d.amount_minor) == (order.pk, DS.OPEN, order.total_minor)
         assert local_events() == ["charge.dispute.created", "charge.dispute.funds_withdrawn"]
         assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEvent.Status.PROCESSED}
-        assert [m.status for m in milestones_of(order)] == [S.DISPUTED, S.LOCKED, S.LOCKED]
+        assert [m.status for m in milestones_of(order)] == [S.DISPUTED, S.DISPUTED, S.DISPUTED]
         assert ledger.balance(ledger.chargeback(order.pk), "USD") == order.total_minor
 
         call_command("simulate_chargeback", order.pk, outcome="lost")
