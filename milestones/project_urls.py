@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.project_list, name="project-list"),
     path("new/", views.project_create, name="project-create"),
     path("mine/", views.project_mine, name="project-mine"),
+    path("offers/", views.offer_mine, name="my-offers"),
     path("<int:pk>/", views.project_detail, name="project-detail"),
     path("<int:pk>/edit/", views.project_edit, name="project-edit"),
     path("<int:pk>/close/", views.project_close, name="project-close"),

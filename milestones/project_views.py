@@ -148,6 +148,14 @@ def project_mine(request):
     return render(request, "milestones/projects/mine.html", {"page": page, "projects": projects})
 
 
+@login_required
+@require_GET
+def offer_mine(request):
+    """The seller's offers on every project, newest first, with their status. A fixed number of queries."""
+    page = Paginator(sel.offer_list_for_seller(seller=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "milestones/projects/my_offers.html", {"page": page, "offers": list(page.object_list)})
+
+
 # --- posting a project --------------------------------------------------------------------------
 
 

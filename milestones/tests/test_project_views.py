@@ -303,6 +303,25 @@ def test_my_projects_lists_the_buyers_projects_with_offer_counts(client, buyer, 
     assert "Someone else" not in text(response)
 
 
+def test_my_offers_lists_the_sellers_offers(client, category, seller, django_assert_num_queries):
+    as_(client, seller)
+    assert "You have not sent an offer yet." in text(client.get(url("my-offers")))
+    first = send_offer(project=post_project(category=category, title="First project"), seller=seller)
+    send_offer(project=post_project(category=category, title="Not mine"))
+    # session, user, count, the offers with their projects and categories, the nav
+    with django_assert_num_queries(5):
+        response = client.get(url("my-offers"))
+    assert [o.pk for o in response.context["offers"]] == [first.pk]
+    for i in range(4):
+        send_offer(project=post_project(category=category, title=f"Project {i}"), seller=seller)
+    ps.offer_withdraw(seller=seller, offer_id=first.pk)
+    with django_assert_num_queries(5):
+        response = client.get(url("my-offers"))
+    assert len(response.context["offers"]) == 5
+    page = text(response)
+    assert "First project" in page and "Withdrawn" in page and "$300" in page and "Not mine" not in page
+
+
 # --- posting a project ------------------------------------------------------------------------------
 
 
