@@ -13,6 +13,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -971,6 +972,20 @@ def test_the_offer_checkout_shows_the_fees_and_places_one_order(client, project,
     assert "Close to new offers" not in page
     # The pay page is the usual one.
     assert "Pay $316.50" in text(client.get(url("order-pay", order.pk)))
+
+
+def test_an_offer_past_its_expiry_cannot_be_accepted(client, project, seller):
+    offer = send_offer(project=project, seller=seller, expiry_days=1)
+    as_(client, project.buyer)
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        page = body(client.get(url("project-detail", project.pk)))
+        assert url("offer-checkout", offer.pk) not in page and "expired" in page
+        response = client.get(url("offer-checkout", offer.pk))
+        assert "This offer has expired." in text(response)
+        before = state()
+        response = client.post(url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())})
+        assert "This offer has expired." in response.context["form"].non_field_errors()
+        assert state() == before
 
 
 def test_the_offer_checkout_refuses_and_changes_nothing(client, project, seller):
