@@ -62,15 +62,15 @@ class DisputeOpenForm(DisputeForm):
     )
     files = MultipleFileField(label="Evidence files")
 
-    def __init__(self, *args, milestone, currency: str, **kwargs):
+    def __init__(self, *args, milestone=None, currency: str, price_minor: int | None = None, **kwargs):
+        """`milestone` for a milestone dispute; `price_minor` (what it would hold) for the whole order."""
         super().__init__(*args, **kwargs)
         self.currency = currency
-        self.price_minor = milestone.price_minor
+        self.price_minor = milestone.price_minor if milestone is not None else price_minor
+        what = "the milestone's price" if milestone is not None else "what the order dispute holds"
         self.fields[
             "amount_wanted"
-        ].help_text = (
-            f"Only for a partial refund: up to {format_money(milestone.price_minor, currency)}, the milestone's price."
-        )
+        ].help_text = f"Only for a partial refund: up to {format_money(self.price_minor, currency)}, {what}."
         self.fields["files"].help_text = files_help()
 
     def clean_amount_wanted(self) -> int | None:
@@ -126,10 +126,11 @@ class OfferForm(DisputeForm):
         error_messages={"required": "Enter the amount for the seller (0 for a full refund)."},
     )
 
-    def __init__(self, *args, milestone, currency: str, **kwargs):
+    def __init__(self, *args, milestone=None, currency: str, price_minor: int | None = None, **kwargs):
+        """`milestone`, or the amount at stake (`price_minor`) of an order dispute."""
         super().__init__(*args, **kwargs)
         self.currency = currency
-        price = format_money(milestone.price_minor, currency)
+        price = format_money(milestone.price_minor if milestone is not None else price_minor, currency)
         self.fields[
             "seller_amount"
         ].help_text = f"From {format_money(0, currency)} to {price}; the rest of the {price} is refunded to the buyer."

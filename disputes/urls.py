@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.my_disputes, name="my-disputes"),
     path("open/<int:milestone_id>/", views.dispute_open, name="dispute-open"),
+    path("open/order/<int:order_id>/", views.order_dispute_open, name="order-dispute-open"),
     path("milestone/<int:milestone_id>/", views.milestone_dispute, name="milestone-dispute"),
     path("<int:pk>/", views.dispute_detail, name="dispute-detail"),
     path("<int:pk>/respond/", views.dispute_respond, name="dispute-respond"),

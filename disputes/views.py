@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 DISPUTE_PAGE_SIZE = 20
 STAFF_PERM = "disputes.view_dispute"
-# Evidence is stored without a link to the message it came with: it is shown with the post of
-# the same person nearest in time (the service writes both in one transaction), within this.
+# Evidence stored before DisputeEvidence.post/message existed has no link to its post: it is shown
+# with the post of the same person nearest in time (the service wrote both in one transaction),
+# within this. Newer files carry their post.
 EVIDENCE_WINDOW = timedelta(seconds=60)
 MS = OrderMilestone.Status
 
@@ -106,7 +107,7 @@ def _posts(dispute: Dispute, viewer_id: int) -> tuple[list[dict], list[DisputeEv
             {"kind": "response", "author_id": responder_id, "at": dispute.responded_at, "text": dispute.response}
         )
     posts += [
-        {"kind": "message", "author_id": msg.author_id, "at": msg.created_at, "text": msg.body}
+        {"kind": "message", "author_id": msg.author_id, "at": msg.created_at, "text": msg.body, "message_id": msg.pk}
         for msg in dispute.messages.all()
     ]
     posts.sort(key=lambda p: p["at"])
@@ -114,8 +115,24 @@ def _posts(dispute: Dispute, viewer_id: int) -> tuple[list[dict], list[DisputeEv
         post["files"] = []
         post["who"] = _who(dispute, post["author_id"], viewer_id)
         post["role"] = _role(dispute, post["author_id"])
+    by_kind = {p["kind"]: p for p in posts if p["kind"] in ("opened", "response")}
+    by_message = {p["message_id"]: p for p in posts if p["kind"] == "message"}
     unmatched = []
     for ev in dispute.evidence.all():
+        # The post it came with, when recorded (files stored since DisputeEvidence.post exists).
+        linked = None
+        if ev.post == DisputeEvidence.Post.OPENING:
+            linked = by_kind.get("opened")
+        elif ev.post == DisputeEvidence.Post.RESPONSE:
+            linked = by_kind.get("response")
+        elif ev.post == DisputeEvidence.Post.MESSAGE:
+            linked = by_message.get(ev.message_id)
+        if linked is not None:
+            linked["files"].append(ev)
+            continue
+        if ev.post:
+            unmatched.append(ev)  # its post is gone (a message deleted): listed apart
+            continue
         mine = [
             p for p in posts if p["author_id"] == ev.uploaded_by_id and abs(p["at"] - ev.created_at) <= EVIDENCE_WINDOW
         ]
@@ -146,6 +163,13 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
     # the card network: the parties read it here but have no steps to take.
     chargeback = getattr(dispute, "kind", "") == "chargeback"
     active = dispute.is_active and not chargeback
+    # An order dispute: the milestones it holds (held, resumed, settled), and the sum at stake.
+    holds = (
+        list(dispute.holds.select_related("milestone").order_by("milestone__position", "milestone_id"))
+        if dispute.is_order_dispute
+        else []
+    )
+    at_stake = m.price_minor if m is not None else services.amount_at_stake(dispute)
     now = timezone.now()
     can_respond = (
         is_party
@@ -159,7 +183,7 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
         {
             "offer": o,
             "who": _who(dispute, o.proposed_by_id, user.pk),
-            "refund_minor": (m.price_minor - o.seller_amount_minor) if m else None,
+            "refund_minor": (at_stake - o.seller_amount_minor) if m or holds else None,
             "answerable": is_party
             and active
             and o.status == SettlementOffer.Status.OPEN
@@ -178,6 +202,9 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
         "dispute": dispute,
         "order": order,
         "milestone": m,
+        "holds": holds,
+        "at_stake": at_stake,
+        "order_dispute": dispute.is_order_dispute,
         "currency": currency,
         "is_party": is_party,
         "chargeback": chargeback,
@@ -193,8 +220,8 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
         "respond_form": (bound.get("respond") or RespondForm(auto_id="respond-%s")) if can_respond else None,
         "message_form": (bound.get("message") or MessageForm(auto_id="message-%s")) if active else None,
         "offer_form": (
-            (bound.get("offer") or OfferForm(auto_id="offer-%s", milestone=m, currency=currency))
-            if is_party and active and m is not None
+            (bound.get("offer") or OfferForm(auto_id="offer-%s", milestone=m, price_minor=at_stake, currency=currency))
+            if is_party and active and (m is not None or dispute.is_order_dispute)
             else None
         ),
         "withdraw_form": (
@@ -310,6 +337,92 @@ def dispute_open(request, milestone_id: int):
             "why_not": _why_not(order, m) if request.method == "GET" else "",
             "form": form,
             "response_days": settings.MARKETPLACE["DISPUTE_RESPONSE_DAYS"],
+            "whole_order_allowed": _whole_order_refusal(order) is None,
+        },
+    )
+
+
+def _whole_order_refusal(order: Order) -> str | None:
+    """Why the whole order cannot be disputed now (the service's message), or None if it can."""
+    milestones = list(OrderMilestone.objects.filter(order=order).order_by("position"))
+    refusal = services.order_dispute_refusal(order, milestones)
+    return refusal.message if refusal is not None else None
+
+
+def _order_for_party(request, order_id: int) -> Order:
+    order = (
+        Order.objects.select_related("buyer__seller_profile", "seller__seller_profile")
+        .filter(Q(buyer=request.user) | Q(seller=request.user), pk=order_id)
+        .exclude(status__in=[Order.Status.PENDING_PAYMENT, Order.Status.EXPIRED])
+        .first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+@login_required
+def order_dispute_open(request, order_id: int):
+    """GET: the form to dispute the whole order (or why it cannot be disputed now; an active order
+    dispute opens instead), with the milestones it would hold. POST: open it (the service holds
+    every milestone within reach at once) and go to the dispute page."""
+    order = _order_for_party(request, order_id)
+    active = Dispute.objects.filter(order=order, kind=Dispute.Kind.ORDER, status__in=Dispute.ACTIVE).first()
+    if active is not None:
+        messages.info(request, "A dispute about this order is already open.")
+        return redirect("dispute-detail", pk=active.pk)
+    milestones = list(OrderMilestone.objects.filter(order=order).order_by("position"))
+    refusal = services.order_dispute_refusal(order, milestones)
+    accepted_pending = set(
+        Payout.objects.filter(order=order, status=Payout.Status.PENDING_CLEARANCE, frozen=False).values_list(
+            "milestone_id", flat=True
+        )
+    )
+    within = [
+        m
+        for m in milestones
+        if m.status in OrderMilestone.HOLDABLE or (m.status == MS.ACCEPTED and m.pk in accepted_pending)
+    ]
+    total = sum(m.price_minor for m in within)
+    form = DisputeOpenForm(request.POST or None, request.FILES or None, price_minor=total, currency=order.currency)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            dispute = services.dispute_open_order(
+                order_id=order.pk,
+                user=request.user,
+                reason=data["reason"],
+                description=data["description"],
+                outcome_wanted=data["outcome_wanted"],
+                amount_wanted_minor=data["amount_wanted"],
+                files=data["files"],
+            )
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
+        except ValidationFailed as exc:
+            form.apply_service_errors(exc.errors)
+        except DomainError as exc:  # not disputable now, or a dispute opened meanwhile: nothing written
+            form.add_error(None, exc.message)
+        else:
+            other = "seller" if request.user.pk == order.buyer_id else "buyer"
+            messages.success(
+                request,
+                f"Dispute opened: order #{order.pk} is on hold. The {other} has until "
+                f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M} to answer.",
+            )
+            return redirect("dispute-detail", pk=dispute.pk)
+    return render(
+        request,
+        "disputes/order_dispute_open.html",
+        {
+            "order": order,
+            "within": within,
+            "total": total,
+            "is_buyer": request.user.pk == order.buyer_id,
+            "other_party": "seller" if request.user.pk == order.buyer_id else "buyer",
+            "why_not": refusal.message if refusal is not None and request.method == "GET" else "",
+            "form": form,
+            "response_days": settings.MARKETPLACE["DISPUTE_RESPONSE_DAYS"],
         },
     )
 
@@ -319,7 +432,10 @@ def dispute_open(request, milestone_id: int):
 def milestone_dispute(request, milestone_id: int):
     """The order page's "View dispute": the milestone's active dispute, else its latest one."""
     m = _milestone_for_party(request, milestone_id)
-    disputes = list(Dispute.objects.filter(milestone=m).order_by("-created_at", "-id"))
+    # Its own disputes, and the order disputes (and chargebacks) that held it.
+    disputes = list(
+        Dispute.objects.filter(Q(milestone=m) | Q(holds__milestone=m)).distinct().order_by("-created_at", "-id")
+    )
     dispute = next((d for d in disputes if d.is_active), disputes[0] if disputes else None)
     if dispute is None:
         raise Http404("This milestone has no dispute.")
@@ -377,16 +493,19 @@ def dispute_message(request, pk: int):
 def offer_propose(request, pk: int):
     """A party proposes an amount for the seller, the rest refunded."""
     dispute = _dispute_or_404(request, pk)
-    if dispute.milestone is None:
+    if dispute.milestone is None and not dispute.is_order_dispute:
         raise Http404("This dispute has no milestone to settle.")
     currency = dispute.order.currency
-    form = OfferForm(request.POST, auto_id="offer-%s", milestone=dispute.milestone, currency=currency)
+    at_stake = services.amount_at_stake(dispute)
+    form = OfferForm(
+        request.POST, auto_id="offer-%s", milestone=dispute.milestone, price_minor=at_stake, currency=currency
+    )
 
     def act() -> str:
         offer = services.settlement_propose(
             dispute_id=dispute.pk, user=request.user, seller_amount_minor=form.cleaned_data["seller_amount"]
         )
-        rest = dispute.milestone.price_minor - offer.seller_amount_minor
+        rest = at_stake - offer.seller_amount_minor
         return (
             f"Offer sent: {format_money(offer.seller_amount_minor, currency)} to the seller, "
             f"{format_money(rest, currency)} refunded to the buyer. The other party accepts or declines it."
@@ -440,6 +559,8 @@ def dispute_withdraw(request, pk: int):
 
     def act() -> str:
         services.dispute_withdraw(dispute_id=dispute.pk, user=request.user, note=form.cleaned_data["note"])
+        if dispute.is_order_dispute:
+            return "Dispute withdrawn: the order goes on where it was."
         return "Dispute withdrawn: the milestone goes on where it was."
 
     return _perform(request, dispute, "withdraw", form, act)

@@ -4,7 +4,8 @@ a party is named by role (buyer, seller, or platform for an admin's message)."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from disputes.models import Dispute, DisputeEvidence, DisputeMessage, SettlementOffer
+from disputes import services
+from disputes.models import Dispute, DisputeEvidence, DisputeHold, DisputeMessage, SettlementOffer
 from gigs.api.fields import StrictIntegerField
 from payments.api.serializers import status_field
 
@@ -43,7 +44,14 @@ class FormAwareSerializer(serializers.Serializer):
 
 class DisputeOpenSerializer(FormAwareSerializer):
     order = StrictIntegerField(min_value=1, help_text="The order's id.")
-    milestone = StrictIntegerField(min_value=1, help_text="The id of the order's milestone to dispute.")
+    milestone = StrictIntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="The id of the order's milestone to dispute. Omit it (or null) to dispute the whole order: "
+        "every milestone whose money is within reach is held (unreleased ones, started or not; accepted ones "
+        "whose payout is still pending clearance).",
+    )
     reason = serializers.ChoiceField(choices=Dispute.Reason.choices)
     description = serializers.CharField(max_length=TEXT_MAX)
     outcome_wanted = serializers.ChoiceField(choices=Dispute.Outcome.choices)
@@ -51,7 +59,8 @@ class DisputeOpenSerializer(FormAwareSerializer):
         min_value=1,
         required=False,
         allow_null=True,
-        help_text="With partial_refund: the amount you want refunded (at most the milestone's price).",
+        help_text="With partial_refund: the amount you want refunded (at most the milestone's price, or what the "
+        "order dispute holds).",
     )
     files = _files_field()
 
@@ -68,7 +77,9 @@ class DisputeMessageInputSerializer(serializers.Serializer):
 
 class OfferInputSerializer(serializers.Serializer):
     seller_amount_minor = StrictIntegerField(
-        min_value=0, help_text="What the seller receives (0 to the milestone's price); the rest is refunded."
+        min_value=0,
+        help_text="What the seller receives (0 to the amount at stake: the milestone's price, or the sum an order "
+        "dispute holds, given to the held milestones earliest first); the rest is refunded.",
     )
 
 
@@ -86,25 +97,45 @@ class DisputeMilestoneSerializer(serializers.Serializer):
         return milestone.position + 1
 
 
+RESOLUTION_ACTIONS = (
+    "Once resolved, blank before: `release` (all to the seller), `refund` (all to the buyer), `split` "
+    "(an admin's split), `settled` (a settlement offer accepted), `closed` (closed by an admin without a "
+    "decision on the money: the milestones resume), `chargeback` (a milestone dispute ended because a lost "
+    "chargeback refunded the milestone); a chargeback: `won` or `lost` (the card issuer's decision)."
+)
+
+
 class DisputeSerializer(serializers.ModelSerializer):
     """A dispute as one of its parties sees it in a list."""
 
+    kind = serializers.ChoiceField(
+        choices=Dispute.Kind.choices,
+        read_only=True,
+        help_text="milestone (one milestone), order (the whole order: `milestone` is null, see `held`), "
+        "chargeback (the buyer's bank disputed the payment: `milestone` is null).",
+    )
     role = serializers.SerializerMethodField(help_text="Yours in the order: buyer or seller.")
     opened_by = serializers.SerializerMethodField(help_text="buyer or seller.")
     status = status_field(Dispute.Status.choices)
     status_display = serializers.CharField(source="get_status_display")
     currency = serializers.CharField(source="order.currency")
-    milestone = DisputeMilestoneSerializer()
-    resolution_action = serializers.CharField(
-        help_text="Once resolved: release, refund, split, settled or closed; blank before."
+    milestone = DisputeMilestoneSerializer(allow_null=True, help_text="Null for an order dispute and a chargeback.")
+    amount_at_stake_minor = serializers.SerializerMethodField(
+        help_text="A milestone dispute: the milestone's price; an order dispute: what it held when opened; a "
+        "chargeback: the disputed amount."
+    )
+    resolution_action = serializers.ChoiceField(
+        choices=[("", "Not resolved"), *Dispute.Action.choices], read_only=True, help_text=RESOLUTION_ACTIONS
     )
 
     class Meta:
         model = Dispute
         fields = [
             "id",
+            "kind",
             "order",
             "milestone",
+            "amount_at_stake_minor",
             "role",
             "opened_by",
             "reason",
@@ -128,6 +159,24 @@ class DisputeSerializer(serializers.ModelSerializer):
     def get_opened_by(self, dispute) -> str:
         return _role(dispute, dispute.opened_by_id)
 
+    def get_amount_at_stake_minor(self, dispute) -> int:
+        if dispute.milestone is not None:
+            return dispute.milestone.price_minor
+        return dispute.amount_minor or 0
+
+
+class DisputeHoldSerializer(serializers.ModelSerializer):
+    milestone = DisputeMilestoneSerializer()
+    outcome = serializers.ChoiceField(
+        choices=DisputeHold.Outcome.choices,
+        read_only=True,
+        help_text="blank while held; resumed, settled (by the decision), refunded (by a chargeback).",
+    )
+
+    class Meta:
+        model = DisputeHold
+        fields = ["milestone", "frozen_from", "payout_frozen", "outcome", "amount_minor"]
+
 
 class DisputeMessageSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField(help_text="buyer, seller or platform.")
@@ -142,10 +191,15 @@ class DisputeMessageSerializer(serializers.ModelSerializer):
 
 class DisputeEvidenceSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.SerializerMethodField(help_text="buyer, seller or platform.")
+    post = serializers.ChoiceField(
+        choices=DisputeEvidence.Post.choices,
+        read_only=True,
+        help_text="What it came with: opening, response, message (see `message`); blank for older files.",
+    )
 
     class Meta:
         model = DisputeEvidence
-        fields = ["id", "name", "size", "uploaded_by", "created_at"]
+        fields = ["id", "name", "size", "uploaded_by", "post", "message", "created_at"]
 
     def get_uploaded_by(self, row) -> str:
         return _role(self.context["dispute"], row.uploaded_by_id)
@@ -164,7 +218,7 @@ class SettlementOfferSerializer(serializers.ModelSerializer):
         return _role(self.context["dispute"], offer.proposed_by_id)
 
     def get_refund_minor(self, offer) -> int:
-        return self.context["dispute"].milestone.price_minor - offer.seller_amount_minor
+        return self.context["at_stake"] - offer.seller_amount_minor
 
 
 class DisputeDetailSerializer(DisputeSerializer):
@@ -173,10 +227,18 @@ class DisputeDetailSerializer(DisputeSerializer):
     messages = serializers.SerializerMethodField()
     evidence = serializers.SerializerMethodField()
     offers = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField(
+        help_text="An order dispute: the milestones it holds (and held), earliest first; empty otherwise."
+    )
+    held_minor = serializers.SerializerMethodField(
+        help_text="What a decision shares out now: the milestone's price, or the sum an order dispute still holds."
+    )
 
     class Meta(DisputeSerializer.Meta):
         fields = [
             *DisputeSerializer.Meta.fields,
+            "held_minor",
+            "held",
             "description",
             "response",
             "resolution_note",
@@ -186,7 +248,19 @@ class DisputeDetailSerializer(DisputeSerializer):
         ]
 
     def _child_context(self, dispute) -> dict:
+        if "at_stake" not in self.context:
+            self.context["at_stake"] = services.amount_at_stake(dispute)
         return {**self.context, "dispute": dispute}
+
+    def get_held_minor(self, dispute) -> int:
+        return self._child_context(dispute)["at_stake"]
+
+    @extend_schema_field(DisputeHoldSerializer(many=True))
+    def get_held(self, dispute):
+        if not dispute.is_order_dispute:
+            return []
+        rows = DisputeHold.objects.filter(dispute=dispute).select_related("milestone").order_by("milestone__position")
+        return DisputeHoldSerializer(rows, many=True).data
 
     @extend_schema_field(DisputeMessageSerializer(many=True))
     def get_messages(self, dispute):

@@ -1,4 +1,4 @@
-"""Dispute API: open a dispute on a milestone of your order, list and read your disputes, answer
+"""Dispute API: open a dispute on a milestone of your order (or on the whole order), list and read your disputes, answer
 one, write to its thread, propose, accept or decline a settlement, withdraw it. Only the order's
 buyer and seller see a dispute: anyone else gets 404 on every read and write. The services in
 disputes.services do every write (atomic, with the order, milestone and dispute locked) and their
@@ -72,27 +72,34 @@ class DisputeListApi(GenericAPIView):
             400: FIELD_ERRORS,
             404: NOT_FOUND,
             409: _conflict(
-                '"dispute_not_allowed" (the milestone is not in progress, delivered or in revision) '
-                'or "dispute_already_open"'
+                '"dispute_not_allowed" (the milestone is not in progress, delivered or in revision, or its money '
+                "cleared; the whole order: not active, a chargeback holds it, or nothing is within reach) "
+                'or "dispute_already_open" (on the milestone, on the whole order that holds it, or, for the whole '
+                "order, on any of its milestones)"
             ),
         },
     )
     def post(self, request):
         """Dispute a milestone of your order, as its buyer or seller: the milestone is frozen at once
-        (no automatic release) and the other party has DISPUTE_RESPONSE_DAYS to answer."""
+        (no automatic release) and the other party has DISPUTE_RESPONSE_DAYS to answer. Without
+        `milestone`, dispute the whole order: every milestone whose money is within reach is held at
+        once (`kind` "order", `held` lists them)."""
         data = _valid(DisputeOpenSerializer, request)
         order = order_selectors.order_get_for_party(user=request.user, pk=data["order"])
-        if not any(m.pk == data["milestone"] for m in order.milestones.all()):
-            raise NotFound("No such milestone.")
-        dispute = services.dispute_open(
-            milestone_id=data["milestone"],
-            user=request.user,
-            reason=data["reason"],
-            description=data["description"],
-            outcome_wanted=data["outcome_wanted"],
-            amount_wanted_minor=data.get("amount_wanted_minor"),
-            files=data["files"],
-        )
+        opening = {
+            "user": request.user,
+            "reason": data["reason"],
+            "description": data["description"],
+            "outcome_wanted": data["outcome_wanted"],
+            "amount_wanted_minor": data.get("amount_wanted_minor"),
+            "files": data["files"],
+        }
+        if data.get("milestone") is None:
+            dispute = services.dispute_open_order(order_id=order.pk, **opening)
+        else:
+            if not any(m.pk == data["milestone"] for m in order.milestones.all()):
+                raise NotFound("No such milestone.")
+            dispute = services.dispute_open(milestone_id=data["milestone"], **opening)
         return _detail(request, dispute.pk, code=status.HTTP_201_CREATED)
 
 
