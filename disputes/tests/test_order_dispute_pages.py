@@ -262,3 +262,9 @@ class TestAdmin:
         assert fresh(order).status == Order.Status.COMPLETED
         assert_dispute_books()
         clock.shift(timedelta(days=1))
+
+
+def test_my_disputes_lists_an_order_dispute_with_what_it_held(client, delivered_order):
+    open_order_dispute(delivered_order)
+    page = as_(client, delivered_order.seller).get(reverse("my-disputes"))
+    assert page.status_code == 200 and "the whole order" in text(page) and "$75" in text(page)

@@ -365,3 +365,40 @@ class TestWithChargebacks:
         bank.lost()
         assert statuses(order) == [S.DELIVERED, S.LOCKED, S.CANCELLED]
         assert_dispute_books()
+
+
+class TestChargebackOutcomesOnAnOrderDispute:
+    def test_a_lost_chargeback_takes_its_share_and_the_order_dispute_decides_the_rest(self, delivered_order, staff):
+        order = delivered_order
+        d = open_order_dispute(order)
+        bank = Bank(order, amount=2500)
+        bank.created()
+        bank.funds_withdrawn()
+        bank.lost()
+        # The chargeback refunded milestone 3 (latest first); the order dispute still holds 1 and 2.
+        assert statuses(order) == [S.DISPUTED, S.DISPUTED, S.CANCELLED]
+        assert [h[3] for h in holds(d)] == [H.HELD, H.HELD, H.REFUNDED]
+        d = fresh(d)
+        assert d.is_active and services.amount_at_stake(d) == 5000
+        with pytest.raises(ValidationFailed):
+            services.dispute_resolve(dispute_id=d.pk, admin=staff, action="split", seller_amount_minor=5001, note="x")
+        d = services.dispute_resolve(dispute_id=d.pk, admin=staff, action="split", seller_amount_minor=2500, note="x")
+        assert (d.seller_amount_minor, d.refund_amount_minor) == (2500, 2500)
+        assert statuses(order) == [S.ACCEPTED, S.SPLIT, S.CANCELLED]
+        assert fresh(order).status == Order.Status.COMPLETED
+        assert_dispute_books()
+
+    def test_approval_is_refused_while_a_chargeback_holds_its_money(self, delivered_order, settings):
+        from disputes.tests.test_approval import agent
+
+        pin_rules(settings, DISPUTE_APPROVAL_ABOVE_MINOR=1)
+        order = delivered_order
+        d = open_order_dispute(order)
+        first, second = agent(), agent()
+        services.dispute_resolve(dispute_id=d.pk, admin=first, action="refund", note="Refund it all.")
+        bank = Bank(order)
+        bank.created()
+        with pytest.raises(DisputeClosed):
+            services.dispute_decision_approve(dispute_id=d.pk, admin=second, note="Agreed.")
+        assert fresh(d).has_pending_decision and not Refund.objects.exists()
+        assert statuses(order) == [S.DISPUTED, S.DISPUTED, S.DISPUTED]
