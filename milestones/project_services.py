@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from gigs.models import Category, User
 from marketplace.exceptions import NotFound, ValidationFailed
+from marketplace.money import format_money
 
 from .exceptions import (
     InvalidTransition,
@@ -559,7 +560,9 @@ def project_close(*, actor: User, project_id: int, reason: str = "") -> Project:
 # --- offers ---------------------------------------------------------------------------------------
 
 
-def _check_offer(message: str, milestones: Sequence[OfferMilestoneInput], expiry_days: int) -> dict[str, list[str]]:
+def _check_offer(
+    message: str, milestones: Sequence[OfferMilestoneInput], expiry_days: int, currency: str
+) -> dict[str, list[str]]:
     """The offer rules, read from settings now: a message; 1 milestone (a plain fixed-price
     offer) or MILESTONES_MIN..MILESTONES_MAX; each named, priced at least
     MILESTONE_MIN_PRICE_MINOR (so never zero), 1..PACKAGE_MAX_DELIVERY_DAYS days, 0..99 revisions;
@@ -599,7 +602,7 @@ def _check_offer(message: str, milestones: Sequence[OfferMilestoneInput], expiry
         if not _is_int(m.price_minor) or m.price_minor <= 0:
             add(f"{key}.price_minor", "Enter a price above zero, in whole cents.")
         elif m.price_minor < min_price:
-            add(f"{key}.price_minor", f"Each milestone costs at least {min_price} (minor units).")
+            add(f"{key}.price_minor", f"Each milestone costs at least {format_money(min_price, currency)}.")
         if not _is_int(m.delivery_days) or not 1 <= m.delivery_days <= rules["PACKAGE_MAX_DELIVERY_DAYS"]:
             add(f"{key}.delivery_days", f"Delivery takes 1 to {rules['PACKAGE_MAX_DELIVERY_DAYS']} days.")
         if not _is_int(m.revisions) or not 0 <= m.revisions <= rules["PACKAGE_MAX_REVISIONS"]:
@@ -655,7 +658,9 @@ def offer_send(
     own project), ProjectNotOpen, OfferExists. Nothing is written then."""
     expiry_days = _rules()["OFFER_EXPIRY_DAYS"] if expiry_days is None else expiry_days
     milestones = list(milestones)
-    errors = _check_offer(message, milestones, expiry_days)
+    # The project's currency words the price rules; an unknown project fails later, as a 404.
+    currency = Project.objects.filter(pk=project_id).values_list("currency", flat=True).first()
+    errors = _check_offer(message, milestones, expiry_days, currency or _rules()["DEFAULT_CURRENCY"])
     if errors:
         raise OfferPlanInvalid(errors)
     try:
@@ -711,7 +716,8 @@ def offer_revise(
     OfferNotLive / OfferExpired, ProjectNotOpen. Nothing is written then."""
     expiry_days = _rules()["OFFER_EXPIRY_DAYS"] if expiry_days is None else expiry_days
     milestones = list(milestones)
-    errors = _check_offer(message, milestones, expiry_days)
+    currency = Offer.objects.filter(pk=offer_id).values_list("currency", flat=True).first()
+    errors = _check_offer(message, milestones, expiry_days, currency or _rules()["DEFAULT_CURRENCY"])
     if errors:
         raise OfferPlanInvalid(errors)
     with transaction.atomic():

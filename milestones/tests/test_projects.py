@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from gigs.models import Package
 from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
 from marketplace.exceptions import NotFound, ValidationFailed
+from marketplace.money import format_money
 from milestones import project_selectors as sel
 from milestones import project_services as ps
 from milestones.exceptions import (
@@ -351,6 +352,12 @@ class TestOfferSend:
         seller = seller_in(project.category)
         err = refused(OfferPlanInvalid, send_offer, project=project, seller=seller, plan=plan)
         assert key in err.errors and err.code == "offer_plan_invalid" and err.http_status == 400
+
+    def test_the_least_price_is_worded_in_the_projects_currency(self, project):
+        err = refused(OfferPlanInvalid, send_offer, project=project, plan=[M("A", "", 400, 1)])
+        assert err.errors["milestones.0.price_minor"] == [
+            f"Each milestone costs at least {format_money(500, project.currency)}."
+        ]
 
     def test_the_maximum_is_read_from_the_settings_at_call_time(self, project, settings):
         six = [M(f"M{i}", "", 1000, 1) for i in range(6)]
