@@ -298,6 +298,10 @@ def dispute_open(request, milestone_id: int):
     if active is not None:
         messages.info(request, "A dispute about this milestone is already open.")
         return redirect("dispute-detail", pk=active.pk)
+    whole = services.order_dispute_holding(m.pk)
+    if whole is not None:
+        messages.info(request, "The dispute about the whole order holds this milestone: write there.")
+        return redirect("dispute-detail", pk=whole.pk)
     form = DisputeOpenForm(request.POST or None, request.FILES or None, milestone=m, currency=order.currency)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -268,3 +268,14 @@ def test_my_disputes_lists_an_order_dispute_with_what_it_held(client, delivered_
     open_order_dispute(delivered_order)
     page = as_(client, delivered_order.seller).get(reverse("my-disputes"))
     assert page.status_code == 200 and "the whole order" in text(page) and "$75" in text(page)
+
+
+def test_the_open_page_of_a_held_milestone_goes_to_the_order_dispute(client, order):
+    m1 = milestones_of(order)[0]
+    deliver(m1)
+    accept(fresh(m1))  # held through its payout: the milestone itself stays accepted
+    d = open_order_dispute(order)
+    for m in milestones_of(order):
+        r = as_(client, order.buyer).get(reverse("dispute-open", args=[m.pk]))
+        assert r.status_code == 302 and r.url == reverse("dispute-detail", args=[d.pk])
+    assert Dispute.objects.count() == 1

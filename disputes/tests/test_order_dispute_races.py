@@ -4,9 +4,11 @@ the order first (the sweep with skip_locked), so exactly one acts first: either 
 is released and the dispute then holds its payout, or the dispute froze it and no release
 follows. Balanced books."""
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from disputes.models import Dispute, DisputeHold
@@ -17,7 +19,7 @@ from payments.models import LedgerTransaction, Payout
 from payments.tests.factories import gig_with_plan
 from payments.tests.test_lifecycle import deliver, milestones_of, paid_order
 from payments.tests.test_lifecycle_races import refused
-from payments.tests.test_races import race, stagger
+from payments.tests.test_races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,10 +34,14 @@ def test_order_dispute_open_against_the_auto_release_sweep_ends_in_exactly_one_o
     OrderMilestone.objects.filter(status=S.DELIVERED).update(review_deadline=timezone.now() - timedelta(seconds=1))
 
     def job(i: int):
+        # Connect first (a new thread's connection takes longer than the race itself), then
+        # spread the openings over ~35 ms with the sweeps in the middle: some orders are held
+        # before the sweep locks them, some after it released their first milestone.
+        connection.ensure_connection()
         if i < len(orders):
-            stagger(2 * i)
+            time.sleep(0.005 * i)
             return refused(lambda: open_order_dispute(orders[i]).status)
-        stagger(1)
+        time.sleep(0.015 + 0.001 * i)
         return lifecycle.auto_release_sweep()
 
     outcomes = race(len(orders) + 2, job)
