@@ -156,8 +156,14 @@ class MessageInline(ReadOnlyInline):
 
 class EvidenceInline(ReadOnlyInline):
     model = DisputeEvidence
-    fields = ["uploaded_by", "name", "size", "created_at"]
+    fields = ["uploaded_by", "post", "file_link", "size", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="file")
+    def file_link(self, e):
+        # Through the parties' file view (it lets staff with view_dispute in), never MEDIA_URL.
+        url = reverse("dispute-evidence", args=[e.dispute_id, e.pk])
+        return format_html('<a href="{}">{}</a>', url, e.name)
 
 
 class OfferInline(ReadOnlyInline):
@@ -253,6 +259,7 @@ class DisputeAdmin(ReadOnlyAdmin):
         "approved_by",
         "approved_at",
         "created_at",
+        "milestone_plan",
         "ledger",
         "decide",
         "approval",
@@ -314,6 +321,70 @@ class DisputeAdmin(ReadOnlyAdmin):
         return bool(
             d.status == Dispute.Status.AWAITING_RESPONSE and d.response_due_at and d.response_due_at <= timezone.now()
         )
+
+    @admin.display(description="milestone plan, deliveries and revisions")
+    def milestone_plan(self, d):
+        """Every milestone of the order (price, delivery days, revisions, state, dates) with its
+        deliveries (message, file names) and revision requests, oldest first: what the decision is
+        about. Read-only text (the files are the parties'; the evidence files are linked below)."""
+        cur = d.order.currency
+        milestones = d.order.milestones.prefetch_related("deliveries__files", "revision_requests").order_by("position")
+        parts = []
+        for m in milestones:
+            dates = [
+                (label, value)
+                for label, value in (
+                    ("started", m.started_at),
+                    ("due", m.due_at),
+                    ("delivered", m.delivered_at),
+                    ("review deadline", m.review_deadline),
+                    ("accepted", m.accepted_at),
+                    ("cancelled", m.cancelled_at),
+                )
+                if value
+            ]
+            history = sorted(
+                [
+                    (x.created_at, "Delivery", x.message, ", ".join(f.name for f in x.files.all()))
+                    for x in m.deliveries.all()
+                ]
+                + [(r.created_at, "Revision requested", r.reason, "") for r in m.revision_requests.all()],
+                key=lambda row: row[0],
+            )
+            parts.append(
+                format_html(
+                    "<div><strong>{}{}</strong>: {}, {} days, revisions {} of {} used, <em>{}</em>{}{}</div>",
+                    "▶ " if m.pk == d.milestone_id else "",
+                    str(m),
+                    format_money(m.price_minor, cur),
+                    m.delivery_days,
+                    m.revisions_used,
+                    m.revisions,
+                    m.get_status_display(),
+                    format_html_join(
+                        "", "; {} {}", ((label, f"{timezone.localtime(v):%b %-d %Y, %H:%M}") for label, v in dates)
+                    ),
+                    format_html(
+                        "<ul>{}</ul>",
+                        format_html_join(
+                            "",
+                            "<li>{} ({}): {}{}</li>",
+                            (
+                                (
+                                    kind,
+                                    f"{timezone.localtime(at):%b %-d %Y, %H:%M}",
+                                    text,
+                                    f" [files: {files}]" if files else "",
+                                )
+                                for at, kind, text, files in history
+                            ),
+                        ),
+                    )
+                    if history
+                    else "",
+                )
+            )
+        return format_html_join("", "{}", ((p,) for p in parts)) or "-"
 
     @admin.display(description="order's ledger")
     def ledger(self, d):

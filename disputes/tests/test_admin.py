@@ -1,12 +1,19 @@
 """The dispute admin: the list, the read-only page, and the decisions driven with the client."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from disputes import services
 from disputes.models import Dispute, DisputeEvent
 from disputes.tests.helpers import assert_dispute_books, open_dispute
+from milestones import lifecycle as states
 from milestones.models import OrderMilestone
 from payments.models import Payout, Refund
 from payments.tests.test_lifecycle import deliver, fresh, milestones_of, paid_order
@@ -105,9 +112,6 @@ def test_the_list_action_opens_one_dispute(admin_client, dispute):
 
 
 def test_the_list_costs_the_same_queries_at_one_and_at_many_rows(admin_client, dispute):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     url = reverse("admin:disputes_dispute_changelist")
     admin_client.get(url)
     with CaptureQueriesContext(connection) as one:
@@ -117,4 +121,54 @@ def test_the_list_costs_the_same_queries_at_one_and_at_many_rows(admin_client, d
         open_dispute(milestones_of(order)[0])
     with CaptureQueriesContext(connection) as many:
         assert admin_client.get(url).context["cl"].result_count == 4
+    assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+
+
+def test_the_page_shows_the_plan_deliveries_revisions_and_linked_evidence(admin_client, clock):
+    """Issue 6: the dispute page shows the order, the milestone plan, deliveries and revisions,
+    both statements and evidence; the evidence files open through the private file view."""
+    order = paid_order()
+    m1 = milestones_of(order)[0]
+    deliver(m1, files=[SimpleUploadedFile("draft-1.png", b"png", content_type="image/png")])
+    clock.shift(timedelta(hours=1))
+    states.milestone_request_revision(milestone_id=m1.pk, buyer=order.buyer, reason="Use the brand colours.")
+    clock.shift(timedelta(hours=1))
+    deliver(m1)
+    d = open_dispute(fresh(m1), files=[SimpleUploadedFile("brief.pdf", b"%PDF", content_type="application/pdf")])
+    services_respond(d, "The colours are the brand's.")
+    body = admin_client.get(reverse("admin:disputes_dispute_change", args=[d.pk])).content.decode()
+    for m in milestones_of(order):
+        assert m.name in body  # the whole plan, not only the disputed milestone
+    assert "Here it is." in body and "draft-1.png" in body  # deliveries with their files
+    assert "Use the brand colours." in body  # the revision request
+    assert d.description in body and "The colours are the brand&#x27;s." in body  # both statements
+    ev = d.evidence.get()
+    url = reverse("dispute-evidence", args=[d.pk, ev.pk])
+    assert f'href="{url}"' in body
+    download = admin_client.get(url)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"%PDF"
+
+
+def services_respond(d: Dispute, statement: str) -> None:
+    services.dispute_respond(dispute_id=d.pk, user=d.order.seller, statement=statement)
+
+
+def test_the_page_costs_the_same_queries_with_more_deliveries(admin_client, admin_user, clock):
+    order = paid_order()
+    m1 = milestones_of(order)[0]
+    deliver(m1)
+    d = open_dispute(fresh(m1))
+    url = reverse("admin:disputes_dispute_change", args=[d.pk])
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(url)
+    services.dispute_close(dispute_id=d.pk, admin=admin_user, note="Go on.")
+    clock.shift(timedelta(hours=1))
+    states.milestone_request_revision(milestone_id=m1.pk, buyer=order.buyer, reason="Again.")
+    clock.shift(timedelta(hours=1))
+    deliver(m1)
+    d2 = open_dispute(fresh(m1))
+    url = reverse("admin:disputes_dispute_change", args=[d2.pk])
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(url)
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
