@@ -387,15 +387,28 @@ def milestone_unfreeze_locked(
 ) -> bool:
     """On locked rows: a dispute ended without a decision (withdrawn, closed); the milestone
     resumes as `resume_to`. A delivery gets a fresh review window (now + REVIEW_DAYS, reminders
-    again), so the buyer is not left with the hours the dispute ate. A milestone frozen before it
-    started resumes as `locked` and starts only the way the lifecycle starts one (the previous
-    accepted or settled; `start_next_if_idle_locked`). False when not disputed."""
+    again), so the buyer is not left with the hours the dispute ate; work in progress or in
+    revision gets its due date moved by the time on hold, so the seller is not made late by it.
+    A milestone frozen before it started resumes as `locked` and starts only the way the
+    lifecycle starts one (the previous accepted or settled; `start_next_if_idle_locked`). False when not disputed."""
     if milestone.status != S.DISPUTED:
         return False
     if resume_to not in OrderMilestone.HOLDABLE:
         raise InvalidTransition(f"A disputed milestone cannot resume as {resume_to}.")
+    # When the hold began (the last move to `disputed`), read before the resume adds its event.
+    held_since = (
+        OrderEvent.objects.filter(milestone=milestone, to_status=S.DISPUTED)
+        .order_by("-created_at", "-id")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     change_milestone(order, milestone, resume_to, actor=actor, reason=reason)
     fields = ["status"]
+    if resume_to in OrderMilestone.WORKING and milestone.due_at is not None and held_since is not None:
+        # No delivery could be sent while it was held: the due date moves by the time on hold,
+        # so the buyer cannot cancel it as late (milestone_cancel_late) the moment it resumes.
+        milestone.due_at += max(now - held_since, timedelta(0))
+        fields.append("due_at")
     if resume_to == S.DELIVERED:
         milestone.review_deadline = now + timedelta(days=_rules()["REVIEW_DAYS"])
         milestone.reminded_48h = milestone.reminded_24h = False

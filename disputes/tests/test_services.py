@@ -15,9 +15,10 @@ from disputes.exceptions import (
 )
 from disputes.models import Dispute, DisputeEvent, DisputeEvidence, SettlementOffer
 from disputes.tasks import disputes_response_window_sweep_task
-from disputes.tests.helpers import open_dispute
+from disputes.tests.helpers import open_dispute, open_order_dispute
 from gigs.tests.factories import UserFactory
 from marketplace.exceptions import NotFound, ValidationFailed
+from milestones.exceptions import InvalidTransition
 from milestones.models import Notification, Order, OrderEvent, OrderMilestone
 from payments import ledger, lifecycle
 from payments.keys import idempotency_key
@@ -169,6 +170,27 @@ class TestWithdraw:
         m1 = milestones_of(order)[0]
         d = open_dispute(m1)
         services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+        assert fresh(m1).status == S.IN_PROGRESS
+
+    def test_work_resumes_with_its_due_date_moved_by_the_time_on_hold(self, order, staff, clock):
+        """The seller cannot deliver while the dispute holds the milestone: its due date moves
+        by the time on hold, so the buyer cannot cancel it as late the moment it resumes."""
+        m1 = milestones_of(order)[0]
+        due = m1.due_at
+        clock.move_to(NOW + timedelta(hours=1))
+        d = open_dispute(m1)
+        clock.move_to(due + timedelta(days=3))  # past the due date and LATE_CANCEL_HOURS
+        services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+        m1 = fresh(m1)
+        held_for = due + timedelta(days=3) - (NOW + timedelta(hours=1))
+        assert (m1.status, m1.due_at) == (S.IN_PROGRESS, due + held_for)
+        with pytest.raises(InvalidTransition):
+            lifecycle.milestone_cancel_late(milestone_id=m1.pk, buyer=order.buyer)
+        # The same when an admin closes it, and for an order dispute's holds.
+        d = open_order_dispute(order)
+        clock.shift(timedelta(days=2))
+        services.dispute_close(dispute_id=d.pk, admin=staff, note="Talk it over.")
+        assert fresh(m1).due_at == m1.due_at + timedelta(days=2)
         assert fresh(m1).status == S.IN_PROGRESS
 
 
