@@ -75,6 +75,14 @@ class OfferExpired(OfferNotLive):
     code = "offer_expired"
 
 
+class OfferRevised(DomainError):
+    """The buyer accepted a version of the offer that the seller has revised since (the checkout
+    page or the API call named an older `revision`): nothing is placed, the buyer checks the new one."""
+
+    code = "offer_revised"
+    http_status = 409
+
+
 class NotModerator(DomainError):
     """Moderation services (project_close by a moderator, offer_remove) need a staff user."""
 

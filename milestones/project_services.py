@@ -40,6 +40,7 @@ from .exceptions import (
     OfferNotLive,
     OfferPlanInvalid,
     OfferRefused,
+    OfferRevised,
     ProjectInvalid,
     ProjectNotOpen,
 )
@@ -90,6 +91,11 @@ def _rules() -> dict:
 def project_url(project: Project | int) -> str:
     """The project page (the pages' URL: /projects/<id>/), used in notifications."""
     return f"/projects/{getattr(project, 'pk', project)}/"
+
+
+def offer_url(offer: Offer) -> str:
+    """The offer's page with its thread (/projects/<id>/offers/<offer_id>/), for thread messages."""
+    return f"/projects/{offer.project_id}/offers/{offer.pk}/"
 
 
 def _is_int(value) -> bool:
@@ -822,7 +828,7 @@ def offer_message_post(*, user: User, offer_id: int, body: str) -> OfferMessage:
             kind="offer_message",
             text=f"New message from {user.public_name} about the offer on “{project.title}”.",
             dedupe_key=f"offer-message-{msg.pk}",
-            url=project_url(project),
+            url=offer_url(offer),
         )
     return msg
 
@@ -903,6 +909,7 @@ def order_place_from_offer(
     offer_id: int,
     checkout_token: uuid.UUID,
     fees_for: Callable[[int, str], OrderFees],
+    revision: int | None = None,
 ) -> tuple[Order, bool]:
     """The buyer accepts a live offer: an Order in pending_payment, exactly like a gig order
     (milestones.order_services.order_place), with the offer's milestones copied into
@@ -916,8 +923,12 @@ def order_place_from_offer(
     order; accepting an offer already accepted gives back its order (created False), whatever
     the token — the project and the offer are locked, and the database allows one unpaid order
     per offer (Order constraint order_one_unpaid_per_offer) and one accepted offer per project.
+    `revision`: the version the buyer saw (the checkout page's, the API's optional field); a
+    seller's revision since then is refused (OfferRevised), so the buyer never accepts, and
+    tells the other sellers about, terms they did not see.
     Raises NotFound (not the buyer's project, or a removed offer), OfferNotLive / OfferExpired,
-    ProjectNotOpen (another offer was accepted, or the project closed). Nothing written then.
+    OfferRevised, ProjectNotOpen (another offer was accepted, or the project closed). Nothing
+    written then.
     payments.services.checkout_accept_offer is the entry point (seller onboarding, due orders)."""
     existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
     if existing is not None:
@@ -935,6 +946,11 @@ def order_place_from_offer(
             _check_live(offer, now)
             if project.status != PS.OPEN:
                 raise ProjectNotOpen("Another offer was accepted, or the project is closed.")
+            if revision is not None and revision != offer.revision:
+                raise OfferRevised(
+                    f"The seller revised this offer since you opened it (now version {offer.revision}): "
+                    "check the new terms, then accept again."
+                )
             order = _create_order_from_offer(
                 buyer=buyer, project=project, offer=offer, token=checkout_token, fees_for=fees_for, now=now
             )

@@ -313,6 +313,10 @@ def project_detail(request, pk: int):
         context.update(
             {
                 "current": current,
+                # The seller's way to the order once it is paid (they see it from then on).
+                "accepted_order": (
+                    sel.offer_current_order(offer=current) if current and current.status == OS.ACCEPTED else None
+                ),
                 "shown": shown,
                 "can_offer": current is None and sel.project_open_to_seller(seller=user, project_id=project.pk),
                 "withdraw_form": WithdrawForm(auto_id="withdraw-%s") if current and current.is_live else None,

@@ -32,7 +32,13 @@ def _ordered_milestones() -> Prefetch:
 def _with_parties_and_money() -> QuerySet[Order]:
     # One query per page for the orders and everything one-to-one, one for their milestones.
     return Order.objects.select_related(
-        "buyer__seller_profile", "seller__seller_profile", "gig", "payment", "receipt"
+        # `offer`: an order placed from a custom offer links to its project (same query).
+        "buyer__seller_profile",
+        "seller__seller_profile",
+        "gig",
+        "offer",
+        "payment",
+        "receipt",
     ).prefetch_related(_ordered_milestones())
 
 

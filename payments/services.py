@@ -417,15 +417,19 @@ def webhook_inbox_sweep(*, older_than_seconds: int = 60) -> int:
 # --- custom offers (issue 7) ----------------------------------------------------------------------
 
 
-def checkout_accept_offer(*, buyer: User, offer_id: int, checkout_token: uuid.UUID) -> tuple[Order, bool]:
+def checkout_accept_offer(
+    *, buyer: User, offer_id: int, checkout_token: uuid.UUID, revision: int | None = None
+) -> tuple[Order, bool]:
     """The buyer accepts a custom offer: an order through the same checkout as a gig order
     (milestones.project_services.order_place_from_offer with this platform's order_fees), then
     the usual payment_start / pay page. Returns (order, created); the same token, or accepting
     an offer already accepted, returns its order (created False). An unpaid order of this offer
     whose window closed is expired first, as the sweep would (its intent canceled; that reopens
     the offer), unless its payment is processing: that order is returned then.
+    `revision`: the offer version the buyer saw; a newer one is refused (OfferRevised).
     Raises SellerCannotReceive in Stripe mode when the seller has not finished onboarding, and
-    what order_place_from_offer raises (NotFound, OfferNotLive, OfferExpired, ProjectNotOpen)."""
+    what order_place_from_offer raises (NotFound, OfferNotLive, OfferExpired, OfferRevised,
+    ProjectNotOpen)."""
     from milestones import project_services
     from milestones.project_models import Offer
 
@@ -442,5 +446,5 @@ def checkout_accept_offer(*, buyer: User, offer_id: int, checkout_token: uuid.UU
                 return order, False
         _expire_orders(due, now=timezone.now(), skip_locked=False)
     return project_services.order_place_from_offer(
-        buyer=buyer, offer_id=offer_id, checkout_token=checkout_token, fees_for=order_fees
+        buyer=buyer, offer_id=offer_id, checkout_token=checkout_token, fees_for=order_fees, revision=revision
     )

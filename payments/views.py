@@ -154,7 +154,12 @@ def _provider_status(payment: Payment) -> str:
 
 
 def _not_payable_redirect(request, order: Order):
-    if order.status == Order.Status.EXPIRED:
+    if order.status == Order.Status.EXPIRED and order.offer_id is not None:
+        messages.error(
+            request,
+            "This order expired before it was paid. While the offer is live, accept it again from the project page.",
+        )
+    elif order.status == Order.Status.EXPIRED:
         messages.error(request, "This order expired before it was paid. Place a new order to buy this package.")
     elif order.status == Order.Status.CANCELLED:
         messages.error(request, "This order was cancelled.")
@@ -685,13 +690,18 @@ def offer_checkout(request, offer_id: int):
 
     form = CheckoutForm(request.POST or None, requirements=())
     if request.method == "POST" and form.is_valid():
+        # The version this page showed (a hidden field): a revision since then is refused.
+        seen = request.POST.get("revision", "")
         try:
             order, _ = services.checkout_accept_offer(
-                buyer=request.user, offer_id=offer.pk, checkout_token=form.cleaned_data["checkout_token"]
+                buyer=request.user,
+                offer_id=offer.pk,
+                checkout_token=form.cleaned_data["checkout_token"],
+                revision=int(seen) if seen.isdigit() else None,
             )
         except NotFound as exc:
             raise Http404(exc.message) from exc
-        except DomainError as exc:  # not live, expired, project not open, seller cannot receive
+        except DomainError as exc:  # not live, expired, revised, project not open, seller cannot receive
             form.add_error(None, exc.message)
         else:
             if order.checkout_token != form.cleaned_data["checkout_token"]:

@@ -1009,6 +1009,25 @@ def test_the_offer_checkout_refuses_and_changes_nothing(client, project, seller)
     assert response.status_code == 200 and state() == before
 
 
+def test_an_offer_revised_after_the_checkout_opened_is_not_accepted_unseen(client, project, seller):
+    offer = send_offer(project=project, seller=seller)
+    target = url("offer-checkout", offer.pk)
+    response = as_(client, project.buyer).get(target)
+    token = str(response.context["form"]["checkout_token"].value())
+    assert 'name="revision" value="1"' in body(response)
+    # Meanwhile the seller raises the price: the page the buyer accepts from showed version 1.
+    ps.offer_revise(seller=seller, offer_id=offer.pk, message="More work.", milestones=[M("All of it", "", 90000, 10)])
+    before = state()
+    response = client.post(target, {"checkout_token": token, "revision": "1"})
+    assert response.status_code == 200 and state() == before
+    assert "The seller revised this offer since you opened it (now version 2)" in text(response)
+    # The page now shows version 2 and its total; accepting it places the order at that price.
+    assert 'name="revision" value="2"' in body(response) and "$900" in text(response)
+    response = client.post(target, {"checkout_token": token, "revision": "2"})
+    order = Order.objects.get()
+    assert response["Location"] == url("order-pay", order.pk) and order.subtotal_minor == 90000
+
+
 def test_a_closed_project_cannot_accept(client, project, seller):
     offer = send_offer(project=project, seller=seller)
     ps.project_close(actor=project.buyer, project_id=project.pk)

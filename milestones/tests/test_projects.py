@@ -27,6 +27,7 @@ from milestones.exceptions import (
     OfferNotLive,
     OfferPlanInvalid,
     OfferRefused,
+    OfferRevised,
     ProjectInvalid,
     ProjectNotOpen,
 )
@@ -483,6 +484,9 @@ class TestThread:
         ]
         assert Notification.objects.filter(user=offer.seller, kind="offer_message").count() == 1
         assert Notification.objects.filter(user=project.buyer, kind="offer_message").count() == 1
+        # Each links to the offer's page, where the thread is (not the project page of every offer).
+        urls = set(Notification.objects.filter(kind="offer_message").values_list("url", flat=True))
+        assert urls == {f"/projects/{project.pk}/offers/{offer.pk}/"}
 
     def test_nobody_else_writes_and_an_ended_offers_thread_is_closed(self, project):
         offer = send_offer(project=project)
@@ -750,6 +754,24 @@ class TestAccept:
         a, b = send_offer(project=project), send_offer(project=project)
         accept_offer(a)
         refused(OfferNotLive, accept_offer, b)  # not selected now
+
+    def test_a_version_revised_since_the_buyer_saw_it_is_refused(self, project):
+        offer = send_offer(project=project)
+        ps.offer_revise(seller=offer.seller, offer_id=offer.pk, message="Dearer now.", milestones=PLAN[:2])
+        err = refused(
+            OfferRevised,
+            ps.order_place_from_offer,
+            buyer=project.buyer,
+            offer_id=offer.pk,
+            checkout_token=uuid.uuid4(),
+            fees_for=fixed_fees,
+            revision=1,
+        )
+        assert (err.code, err.http_status) == ("offer_revised", 409) and "version 2" in err.message
+        order, created = ps.order_place_from_offer(
+            buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4(), fees_for=fixed_fees, revision=2
+        )
+        assert created and order.subtotal_minor == 25000
 
     def test_only_the_buyer_accepts(self, project):
         offer = send_offer(project=project)

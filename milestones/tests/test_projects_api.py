@@ -677,6 +677,22 @@ class TestAccept:
         assert taken.status_code == 409 and taken.json()["code"] == "offer_not_live"  # not selected now
         assert state() == before and Order.objects.filter(offer__isnull=False).count() == 1
 
+    def test_a_revision_the_buyer_did_not_see_is_409(self, api_client, buyer, offer):
+        seller = offer.seller
+        revised = as_(api_client, seller).put(
+            f"/api/offers/{offer.pk}/", {"message": "New plan.", "milestones": PLAN_BODY[:2]}, format="json"
+        )
+        assert revised.status_code == 200 and revised.json()["revision"] == 2
+        client = as_(api_client, buyer)
+        url = f"/api/offers/{offer.pk}/accept/"
+        before = state()
+        stale = client.post(url, {"checkout_token": str(uuid.uuid4()), "revision": 1}, format="json")
+        assert stale.status_code == 409 and stale.json()["code"] == "offer_revised"
+        assert state() == before
+        assert client.post(url, {"checkout_token": str(uuid.uuid4()), "revision": 0}, format="json").status_code == 400
+        ok = client.post(url, {"checkout_token": str(uuid.uuid4()), "revision": 2}, format="json")
+        assert ok.status_code == 201 and ok.json()["order"]["subtotal_minor"] == 25000
+
     def test_a_seller_who_cannot_receive_payments_is_409(self, api_client, buyer, offer, monkeypatch):
         from payments import services as payments
 

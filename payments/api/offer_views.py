@@ -19,6 +19,12 @@ class OfferAcceptInputSerializer(serializers.Serializer):
     checkout_token = serializers.UUIDField(
         help_text="A UUID you make once per acceptance: sending it again returns the order already placed (200)."
     )
+    revision = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The offer's `revision` you accept (from GET /api/offers/<id>/): if the seller revised it "
+        'since, nothing is placed (409 "offer_revised"). Left out: the current version.',
+    )
 
 
 class OfferAcceptSerializer(serializers.Serializer):
@@ -44,8 +50,9 @@ class OfferAcceptApi(APIView):
             400: OpenApiResponse(description='Field errors, e.g. {"checkout_token": ["Must be a valid UUID."]}.'),
             404: OpenApiResponse(description="No such offer, or not on your project (its seller included)."),
             409: OpenApiResponse(
-                description='{"detail", "code"}: "offer_not_live", "offer_expired", "project_not_open" (another '
-                'offer was accepted, or the project is closed) or "seller_cannot_receive". Nothing was written.'
+                description='{"detail", "code"}: "offer_not_live", "offer_expired", "offer_revised" (the seller '
+                'revised it after the `revision` you sent), "project_not_open" (another offer was accepted, or the '
+                'project is closed) or "seller_cannot_receive". Nothing was written.'
             ),
             503: OpenApiResponse(
                 description='{"detail", "code": "provider_unavailable"}: the order is placed; send the same token '
@@ -65,7 +72,9 @@ class OfferAcceptApi(APIView):
         placed = selectors.order_by_checkout_token(buyer=request.user, checkout_token=token)
         if placed is not None and placed.offer_id != pk:
             raise serializers.ValidationError({"checkout_token": ["This checkout token placed another order."]})
-        order, created = services.checkout_accept_offer(buyer=request.user, offer_id=pk, checkout_token=token)
+        order, created = services.checkout_accept_offer(
+            buyer=request.user, offer_id=pk, checkout_token=token, revision=data.validated_data.get("revision")
+        )
         if order.is_payable:
             services.payment_start(order=order)  # ProviderUnavailable: 503 (marketplace.api)
         order = selectors.order_get_for_buyer(user=request.user, pk=order.pk)
