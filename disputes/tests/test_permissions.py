@@ -25,6 +25,10 @@ EXPECTED = {
     "disputes.view_disputemessage",
     "disputes.view_disputeevidence",
     "disputes.view_settlementoffer",
+    # An order dispute's and a chargeback's page list their holds and the evidence sent to Stripe
+    # (inlines, hidden from staff without the view permission).
+    "disputes.view_disputehold",
+    "disputes.view_disputeevidencesubmission",
     "milestones.view_order",
     "milestones.view_ordermilestone",
     "payments.view_ledgertransaction",
@@ -103,6 +107,19 @@ def test_an_agent_cannot_change_ledger_rows_users_or_gigs(client, dispute):
     assert [r.status_code for r in refused] == [403] * len(refused)
     assert not fresh(other).is_superuser
     assert LedgerEntry.objects.filter(pk=entry.pk, amount_minor=entry.amount_minor).exists()
+
+
+def test_an_agent_sees_what_an_order_dispute_holds(client, clock):
+    from disputes.tests.helpers import open_order_dispute
+
+    order = paid_order()
+    d = open_order_dispute(order)
+    agent(client)
+    body = client.get(reverse("admin:disputes_dispute_change", args=[d.pk])).content.decode()
+    assert "Milestones held (order dispute or chargeback)" in body
+    assert all(str(m) in body for m in milestones_of(order))
+    assert client.get(reverse("admin:disputes_disputehold_changelist")).status_code == 200
+    assert client.get(reverse("admin:disputes_disputeevidencesubmission_changelist")).status_code == 200
 
 
 def test_staff_outside_the_group_cannot_decide(client, dispute):
