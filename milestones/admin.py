@@ -248,7 +248,8 @@ class OrderAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [OrderMilestoneInline, OrderEventInline]
     fieldsets = [
-        (None, {"fields": ["status", "buyer", "seller", "gig", "gig_title", "package_tier", "package_name"]}),
+        # `offer`: an order placed from a custom offer (gig empty) links to it.
+        (None, {"fields": ["status", "buyer", "seller", "gig", "offer", "gig_title", "package_tier", "package_name"]}),
         ("Money", {"fields": ["currency", *ORDER_MONEY_FIELDS, "milestone_payments"]}),
         ("Checkout", {"fields": ["checkout_token", "requirements", "created_at", "expires_at", "paid_at"]}),
         ("Deliveries and requests", {"fields": ORDER_LIFECYCLE_FIELDS}),

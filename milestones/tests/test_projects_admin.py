@@ -131,6 +131,15 @@ def test_the_project_page_shows_the_whole_record(admin_client, project, offer):
         assert text in offer_page, text
 
 
+def test_the_order_page_of_an_offer_order_links_to_its_offer(admin_client, offer):
+    from milestones.models import Order
+
+    order = accept_offer(offer)
+    body = admin_client.get(admin_url(Order, "change", order.pk)).content.decode()
+    assert f'href="{admin_url(Offer, "change", offer.pk)}"' in body
+    assert "Custom offer" in body
+
+
 def test_project_filters_and_search(admin_client, project, category):
     closed = post_project(category=CategoryFactory(), title="A logo", visibility="invite_only")
     project_services.project_close(actor=closed.buyer, project_id=closed.pk)
