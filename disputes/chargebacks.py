@@ -33,7 +33,6 @@ from marketplace.exceptions import NotFound, ValidationFailed
 from marketplace.money import format_money
 from milestones import lifecycle as states
 from milestones.models import Order, OrderMilestone
-from milestones.notifications import notify_parties
 from payments import hooks, ledger
 from payments import lifecycle as money
 from payments.gateways import ProviderRefused, gateway
@@ -42,6 +41,7 @@ from payments.models import Payment, Payout, Refund
 
 from .exceptions import DisputeClosed, DisputeNotAllowed
 from .models import Dispute, DisputeEvent, DisputeEvidenceSubmission, DisputeHold, SettlementOffer
+from .notices import dispute_url, notify_parties
 
 log = logging.getLogger(__name__)
 DS = Dispute.Status
@@ -166,6 +166,7 @@ def _open(order: Order, obj: dict, *, ref: str, created: int) -> Dispute:
     _event(d, actor=None, frm="", to=DS.OPEN, action="chargeback opened", note=f"{ref}: {reason}")
     notify_parties(
         order=order,
+        url=dispute_url(d),
         kind="chargeback_opened",
         key=f"chargeback-{d.pk}-opened",
         text=f"Order #{order.pk}: the payment is disputed with the card issuer; the order's unreleased "
@@ -331,6 +332,7 @@ def _close_won(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, no
     )
     notify_parties(
         order=order,
+        url=dispute_url(d),
         kind="chargeback_won",
         key=f"chargeback-{d.pk}-closed",
         text=f"Order #{order.pk}: the card issuer decided the payment dispute for the platform; the order goes on.",
@@ -430,6 +432,7 @@ def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, n
     )
     notify_parties(
         order=order,
+        url=dispute_url(d),
         kind="chargeback_lost",
         key=f"chargeback-{d.pk}-closed",
         text=f"Order #{order.pk}: the card issuer refunded the buyer {format_money(d.amount_minor or 0, cur)}; "

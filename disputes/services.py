@@ -28,13 +28,14 @@ from marketplace.money import format_money
 from milestones import lifecycle as states
 from milestones.exceptions import InvalidTransition
 from milestones.models import Order, OrderMilestone
-from milestones.notifications import notify, notify_parties
+from milestones.notifications import notify
 from payments import lifecycle as money
 from payments.models import Payout
 
 from .chargebacks import active_hold, hand_over_locked, hold_locked, resume_locked
 from .exceptions import DisputeAlreadyOpen, DisputeClosed, DisputeNotAllowed, ResponseWindowOver, SettlementRefused
 from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeHold, DisputeMessage, SettlementOffer
+from .notices import dispute_url, notify_parties
 
 DS = Dispute.Status
 MS = OrderMilestone.Status
@@ -289,6 +290,7 @@ def dispute_open(
         _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
         due = f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M}"
         notify(
+            url=dispute_url(dispute),
             user=_other(order, user.pk),
             kind="dispute_opened",
             text=f"A dispute was opened on milestone {m.position + 1} of order #{order.pk}: answer by {due}.",
@@ -297,6 +299,7 @@ def dispute_open(
             milestone=m,
         )
         notify(
+            url=dispute_url(dispute),
             user=user,
             kind="dispute_opened",
             text=f"Your dispute on milestone {m.position + 1} of order #{order.pk} is open; the milestone is on hold.",
@@ -406,6 +409,7 @@ def dispute_open_order(
         _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
         due = f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M}"
         notify(
+            url=dispute_url(dispute),
             user=_other(order, user.pk),
             kind="dispute_opened",
             text=f"A dispute about the whole order #{order.pk} was opened (milestones {held} on hold): "
@@ -414,6 +418,7 @@ def dispute_open_order(
             order=order,
         )
         notify(
+            url=dispute_url(dispute),
             user=user,
             kind="dispute_opened",
             text=f"Your dispute about order #{order.pk} is open; milestones {held} are on hold.",
@@ -447,6 +452,7 @@ def dispute_respond(*, dispute_id: int, user: User, statement: str, files: list[
         d.save(update_fields=["response", "responded_at"])
         _change_status(d, DS.UNDER_REVIEW, actor=user, action="responded", note=statement)
         notify_parties(
+            url=dispute_url(d),
             order=lk.order,
             kind="dispute_responded",
             key=f"dispute-{d.pk}-responded-{int(now.timestamp())}",
@@ -473,6 +479,7 @@ def dispute_message_post(*, dispute_id: int, user: User, body: str, files: list[
         for party in (lk.order.buyer, lk.order.seller):
             if party.pk != user.pk:
                 notify(
+                    url=dispute_url(lk.dispute),
                     user=party,
                     kind="dispute_message",
                     text=f"New message in the dispute on order #{lk.order.pk}.",
@@ -558,6 +565,7 @@ def _resolve(
     _change_status(d, DS.RESOLVED, actor=actor, action=action, note=note)
     cur = lk.order.currency
     notify_parties(
+        url=dispute_url(d),
         order=lk.order,
         kind=kind,
         key=f"dispute-{d.pk}-resolved",
@@ -589,6 +597,7 @@ def settlement_propose(*, dispute_id: int, user: User, seller_amount_minor: int)
             note=f"{format_money(amount, lk.order.currency)} to the seller",
         )
         notify(
+            url=dispute_url(lk.dispute),
             user=_other(lk.order, user.pk),
             kind="settlement_proposed",
             text=f"Dispute on order #{lk.order.pk}: a settlement of {format_money(amount, lk.order.currency)} "
@@ -651,6 +660,16 @@ def settlement_decline(*, offer_id: int, user: User) -> SettlementOffer:
         offer.status, offer.answered_at = SettlementOffer.Status.DECLINED, timezone.now()
         offer.save(update_fields=["status", "answered_at"])
         _event(lk.dispute, actor=user, frm=lk.dispute.status, to=lk.dispute.status, action="settlement declined")
+        notify(
+            user=offer.proposed_by,
+            kind="settlement_declined",
+            text=f"Dispute on order #{lk.order.pk}: your settlement of "
+            f"{format_money(offer.seller_amount_minor, lk.order.currency)} to the seller was declined.",
+            dedupe_key=f"settlement-{offer.pk}-declined",
+            order=lk.order,
+            milestone=lk.milestone,
+            url=dispute_url(lk.dispute),
+        )
     return offer
 
 
@@ -686,6 +705,7 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
     _change_status(d, to, actor=actor, action=action, note=note)
     goes_on = "the milestone goes on" if lk.milestone is not None else "the order goes on"
     notify_parties(
+        url=dispute_url(d),
         order=lk.order,
         kind="dispute_" + action,
         key=f"dispute-{d.pk}-{action}",
@@ -732,6 +752,7 @@ def disputes_response_window_sweep(*, now: datetime | None = None, batch: int | 
                 continue
             _change_status(d, DS.UNDER_REVIEW, actor=None, action="response window over")
             notify_parties(
+                url=dispute_url(d),
                 order=order,
                 kind="dispute_under_review",
                 key=f"dispute-{d.pk}-review-{int(d.response_due_at.timestamp())}",
@@ -968,6 +989,7 @@ def dispute_request_info(*, dispute_id: int, admin: User, note: str) -> Dispute:
         if not _change_status(d, DS.AWAITING_RESPONSE, actor=admin, action="information requested", note=note):
             _event(d, actor=admin, frm=d.status, to=d.status, action="information requested", note=note)
         notify_parties(
+            url=dispute_url(d),
             order=lk.order,
             kind="dispute_info_requested",
             key=f"dispute-{d.pk}-info-{int(now.timestamp())}",

@@ -343,3 +343,34 @@ class TestResolve:
         m = fresh(delivered)
         assert m.status == S.DELIVERED and m.review_deadline == NOW + timedelta(days=1 + 3)
         assert not LedgerTransaction.objects.filter(kind=K.MILESTONE_RELEASED).exists()
+
+
+class TestNotifications:
+    """Both parties hear of every step that concerns them, each notice leading to the dispute page."""
+
+    @staticmethod
+    def told(user, kind: str) -> list[str]:
+        return list(Notification.objects.filter(user=user, kind=kind).values_list("url", flat=True))
+
+    def test_opening_answer_offers_and_the_outcome(self, order, delivered):
+        d = open_dispute(delivered)
+        page = f"/disputes/{d.pk}/"
+        assert self.told(order.seller, "dispute_opened") == [page]  # the other party, with the link
+        services.dispute_respond(dispute_id=d.pk, user=order.seller, statement="It matches the brief.")
+        assert self.told(order.buyer, "dispute_responded") == [page] == self.told(order.seller, "dispute_responded")
+        first = services.settlement_propose(dispute_id=d.pk, user=order.buyer, seller_amount_minor=500)
+        assert self.told(order.seller, "settlement_proposed") == [page]
+        services.settlement_decline(offer_id=first.pk, user=order.seller)
+        # The proposer hears that the offer was declined (they would otherwise wait for nothing).
+        assert self.told(order.buyer, "settlement_declined") == [page]
+        assert self.told(order.seller, "settlement_declined") == []
+        second = services.settlement_propose(dispute_id=d.pk, user=order.seller, seller_amount_minor=1500)
+        assert self.told(order.buyer, "settlement_proposed") == [page]
+        services.settlement_accept(offer_id=second.pk, user=order.buyer)
+        assert self.told(order.buyer, "dispute_resolved") == [page] == self.told(order.seller, "dispute_resolved")
+
+    def test_a_withdrawal_is_told_to_both(self, order, delivered):
+        d = open_dispute(delivered)
+        services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+        page = f"/disputes/{d.pk}/"
+        assert self.told(order.buyer, "dispute_withdrawn") == [page] == self.told(order.seller, "dispute_withdrawn")
