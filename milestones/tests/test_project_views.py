@@ -739,6 +739,7 @@ def test_a_seller_sends_an_offer(client, project, seller):
         ([("Build", "", 2, 0, False)], ("om", 0, "price"), "This field is required."),
         ([("Build", "12.345", 2, 0, False)], ("om", 0, "price"), "Use at most 2 decimal places."),
         ([("Build", "4", 2, 0, False)], ("om", 0, "price"), "Each milestone costs at least $5."),
+        ([("Build", "0", 2, 0, False)], ("om", 0, "price"), "Each milestone costs at least $5."),
         (
             [("Build", "100", 0, 0, False)],
             ("om", 0, "delivery_days"),

@@ -492,6 +492,8 @@ class TestSend:
         assert {"message", "expiry_days", "milestones"} <= set(errors)
         assert set(errors["milestones"]) == {"0", "1"}
         assert "price_minor" in errors["milestones"]["0"] and "name" in errors["milestones"]["1"]
+        zero = client.post(url, offer_body(milestones=[dict(PLAN_BODY[0], price_minor=0)]), format="json")
+        assert zero.status_code == 400 and "price_minor" in zero.json()["milestones"]["0"]
         six = client.post(url, offer_body(milestones=[PLAN_BODY[0]] * 6), format="json")
         assert six.status_code == 400 and six.json()["milestones"] == ["An offer has at most 5 milestones."]
         assert state() == before
