@@ -183,8 +183,12 @@ def _attach(
         )
 
 
-def _opening_fields(reason: str, description: str, outcome_wanted: str, amount_wanted_minor: int | None) -> str:
-    """Check the opening's fields (ValidationFailed); returns the description stripped."""
+def _opening_fields(
+    reason: str, description: str, outcome_wanted: str, amount_wanted_minor: int | None
+) -> tuple[str, int | None]:
+    """Check the opening's fields (ValidationFailed); returns the description stripped and the
+    amount wanted: an integer for a partial refund, None for any other outcome (the page shows
+    the field whatever is chosen without JavaScript: an amount typed before is not kept)."""
     errors: dict[str, list[str]] = {}
     description = (description or "").strip()
     if reason not in Dispute.Reason.values:
@@ -193,11 +197,15 @@ def _opening_fields(reason: str, description: str, outcome_wanted: str, amount_w
         errors["description"] = ["Describe the problem."]
     if outcome_wanted not in Dispute.Outcome.values:
         errors["outcome_wanted"] = ["Choose the outcome you want."]
-    if outcome_wanted == Dispute.Outcome.PARTIAL_REFUND and not amount_wanted_minor:
+    if outcome_wanted != Dispute.Outcome.PARTIAL_REFUND:
+        amount_wanted_minor = None
+    elif isinstance(amount_wanted_minor, bool) or not isinstance(amount_wanted_minor, int | None):
+        errors["amount_wanted_minor"] = ["An amount in minor units."]
+    elif not amount_wanted_minor:
         errors["amount_wanted_minor"] = ["Say how much you want refunded."]
     if errors:
         raise ValidationFailed(errors)
-    return description
+    return description, amount_wanted_minor
 
 
 def order_dispute_holding(milestone_id: int) -> Dispute | None:
@@ -231,7 +239,7 @@ def dispute_open(
     answer. Raises NotFound (not a party, order not active), DisputeNotAllowed (milestone in
     another state, or its money cleared already), DisputeAlreadyOpen, ValidationFailed."""
     files = list(files)
-    description = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
+    description, amount_wanted_minor = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
     with transaction.atomic():
         order, m = states.lock_order_and_milestone(milestone_id=milestone_id)
         # An accepted milestone may be the last of an order that completed.
@@ -369,7 +377,7 @@ def dispute_open_order(
     the order), DisputeNotAllowed (not active, a chargeback holds it, nothing within reach),
     ValidationFailed."""
     files = list(files)
-    description = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
+    description, amount_wanted_minor = _opening_fields(reason, description, outcome_wanted, amount_wanted_minor)
     with transaction.atomic():
         order, milestones = _lock_order_milestones(order_id)
         if user.pk not in (order.buyer_id, order.seller_id):

@@ -98,6 +98,19 @@ class TestOpen:
         with pytest.raises(ValidationFailed):
             open_dispute(delivered, outcome_wanted=Dispute.Outcome.PARTIAL_REFUND, amount_wanted_minor=PRICES[0] + 1)
         assert fresh(delivered).status == S.DELIVERED
+        for bad in (500.0, "500", True):  # integers only
+            with pytest.raises(ValidationFailed):
+                open_dispute(delivered, outcome_wanted=Dispute.Outcome.PARTIAL_REFUND, amount_wanted_minor=bad)
+        assert not Dispute.objects.exists() and fresh(delivered).status == S.DELIVERED
+
+    def test_an_amount_goes_with_a_partial_refund_only(self, order, delivered):
+        """The page shows the amount field without JavaScript whatever the outcome chosen: an
+        amount typed before choosing a full refund or a release is not kept as wanted."""
+        d = open_dispute(delivered, outcome_wanted=Dispute.Outcome.FULL_REFUND, amount_wanted_minor=700)
+        assert d.amount_wanted_minor is None
+        services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+        d = open_order_dispute(order, outcome_wanted=Dispute.Outcome.RELEASE, amount_wanted_minor=10**9)
+        assert d.amount_wanted_minor is None
 
 
 # --- answering, the thread, the window -------------------------------------------------------------
