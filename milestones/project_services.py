@@ -1002,7 +1002,8 @@ def _create_order_from_offer(
         small_order_fee_minor=fees.small_order_fee_minor,
         total_minor=subtotal + fees.service_fee_minor + fees.small_order_fee_minor,
         commission_bps=fees.commission_bps,
-        requirements=[{"question": "Project brief", "answer": project.description[:2000], "required": False}],
+        # The whole brief (up to 5,000 characters): the snapshot of what the buyer asked for.
+        requirements=[{"question": "Project brief", "answer": project.description, "required": False}],
         expires_at=now + timedelta(minutes=_rules()["CHECKOUT_EXPIRY_MINUTES"]),
     )
     OrderMilestone.objects.bulk_create(

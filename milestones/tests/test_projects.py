@@ -715,6 +715,12 @@ class TestAccept:
         ]
         assert OrderEvent.objects.get(order=order).reason == f"placed from offer #{offer.pk} (version 1)"
 
+    def test_the_order_keeps_the_whole_brief(self, clock, category):
+        brief = "We need a shop. " * 300  # 4,800 characters: more than a gig's requirement answer
+        project = post_project(category=category, description=brief)
+        order = accept_offer(send_offer(project=project))
+        assert order.requirements == [{"question": "Project brief", "answer": brief.strip(), "required": False}]
+
     def test_closes_the_project_and_tells_the_other_sellers(self, project):
         chosen, other, gone = send_offer(project=project), send_offer(project=project), send_offer(project=project)
         ps.offer_withdraw(seller=gone.seller, offer_id=gone.pk)
