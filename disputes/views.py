@@ -278,7 +278,9 @@ def _why_not(order: Order, m: OrderMilestone) -> str:
     if m.status == MS.ACCEPTED and order.status in (Order.Status.ACTIVE, Order.Status.COMPLETED):
         payout = Payout.objects.filter(milestone=m).first()
         if payout is not None and payout.status == Payout.Status.PENDING_CLEARANCE and not payout.frozen:
-            if not Dispute.objects.filter(milestone=m, refund_amount_minor__gt=0).exists():
+            # A dispute's refund shrinks the payout below the price (an order dispute's too).
+            refunded = payout.gross_minor < m.price_minor
+            if not refunded and not Dispute.objects.filter(milestone=m, refund_amount_minor__gt=0).exists():
                 return ""
             return f"Milestone {m.position + 1} was already refunded in part in a dispute."
         return f"The money of milestone {m.position + 1} has cleared: it can no longer be disputed."
@@ -377,15 +379,17 @@ def order_dispute_open(request, order_id: int):
         return redirect("dispute-detail", pk=active.pk)
     milestones = list(OrderMilestone.objects.filter(order=order).order_by("position"))
     refusal = services.order_dispute_refusal(order, milestones)
-    accepted_pending = set(
+    # A payout is held only while it is whole (a dispute refunded none of it), as the service does.
+    accepted_pending = dict(
         Payout.objects.filter(order=order, status=Payout.Status.PENDING_CLEARANCE, frozen=False).values_list(
-            "milestone_id", flat=True
+            "milestone_id", "gross_minor"
         )
     )
     within = [
         m
         for m in milestones
-        if m.status in OrderMilestone.HOLDABLE or (m.status == MS.ACCEPTED and m.pk in accepted_pending)
+        if m.status in OrderMilestone.HOLDABLE
+        or (m.status == MS.ACCEPTED and accepted_pending.get(m.pk) == m.price_minor)
     ]
     total = sum(m.price_minor for m in within)
     form = DisputeOpenForm(request.POST or None, request.FILES or None, price_minor=total, currency=order.currency)

@@ -278,3 +278,37 @@ def test_the_open_page_of_a_held_milestone_goes_to_the_order_dispute(client, ord
         r = as_(client, order.buyer).get(reverse("dispute-open", args=[m.pk]))
         assert r.status_code == 302 and r.url == reverse("dispute-detail", args=[d.pk])
     assert Dispute.objects.count() == 1
+
+
+def test_a_payout_an_order_dispute_refunded_in_part_is_not_offered_again(client, order, staff):
+    """The open page says why before the form is filled: the service refuses a milestone whose
+    payout an order dispute already refunded in part (its gross is below its price)."""
+    m1, m2, _ = milestones_of(order)
+    deliver(m1)
+    accept(m1)
+    deliver(fresh(m2))
+    d = open_order_dispute(order)
+    services.dispute_resolve(
+        dispute_id=d.pk, admin=staff, action=Dispute.Action.SPLIT, note="Half of the first.", seller_amount_minor=1000
+    )
+    assert fresh(m1).status == S.ACCEPTED and Payout.objects.get(milestone=m1).gross_minor == 1000
+    page = as_(client, order.buyer).get(reverse("dispute-open", args=[m1.pk]))
+    assert "already refunded in part" in text(page)
+    assert 'name="description"' not in page.content.decode()
+
+
+def test_the_whole_order_page_leaves_out_a_payout_refunded_in_part(client, order, staff):
+    """What the whole-order form says it would hold is what the service holds: not a payout a
+    milestone dispute already refunded in part."""
+    m1, m2, m3 = milestones_of(order)
+    deliver(m1)
+    accept(m1)
+    d = open_dispute(fresh(m1))
+    services.dispute_resolve(
+        dispute_id=d.pk, admin=staff, action=Dispute.Action.SPLIT, note="Part of it.", seller_amount_minor=1500
+    )
+    page = as_(client, order.buyer).get(reverse("order-dispute-open", args=[order.pk]))
+    assert [m.pk for m in page.context["within"]] == [m2.pk, m3.pk]
+    assert page.context["total"] == m2.price_minor + m3.price_minor
+    whole = open_order_dispute(order)
+    assert whole.amount_minor == page.context["total"]
