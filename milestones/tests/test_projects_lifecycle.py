@@ -149,8 +149,10 @@ def test_the_order_lists_earnings_and_api_show_the_offer_order(order, client, ap
         "custom",
         25000 - 25000 * order.commission_bps // 10000,
     )
+    assert (row["offer"], row["project"]) == (order.offer_id, order.offer.project_id)
     detail = api_client.get(f"/api/orders/{order.pk}/").json()
     assert [m["status"] for m in detail["milestones"]] == [S.ACCEPTED, S.IN_PROGRESS]
+    assert (detail["offer"], detail["project"]) == (order.offer_id, order.offer.project_id)
 
 
 def test_the_order_pages_name_the_custom_offer_once_and_link_to_its_project(order, client):

@@ -161,8 +161,16 @@ class OrderSerializer(serializers.ModelSerializer):
 
     role = serializers.SerializerMethodField()
     status = status_field(Order.Status.choices)
-    package_tier = serializers.CharField(read_only=True, help_text="basic, standard or premium.")
-    gig = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    package_tier = serializers.CharField(
+        read_only=True, help_text="basic, standard or premium; custom for an order placed from a custom offer."
+    )
+    gig = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, help_text="The gig's slug; null for an order from a custom offer."
+    )
+    offer = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The custom offer the order was placed from (GET /api/offers/{id}/); null for a gig."
+    )
+    project = serializers.SerializerMethodField(help_text="The buyer project of that offer; null for a gig.")
     buyer = PartySerializer(read_only=True)
     seller = PartySerializer(read_only=True)
     status_display = serializers.CharField(source="get_status_display")
@@ -185,6 +193,8 @@ class OrderSerializer(serializers.ModelSerializer):
             "status",
             "status_display",
             "gig",
+            "offer",
+            "project",
             "gig_title",
             "package_tier",
             "package_name",
@@ -213,6 +223,10 @@ class OrderSerializer(serializers.ModelSerializer):
     def _is_seller(self, order) -> bool:
         user = self.context["request"].user
         return order.seller_id == user.pk and order.buyer_id != user.pk
+
+    def get_project(self, order: Order) -> int | None:
+        # `offer` is select_related by the order selectors: no query.
+        return order.offer.project_id if order.offer_id else None
 
     def get_role(self, order) -> str:
         return selectors.SELLER if self._is_seller(order) else selectors.BUYER

@@ -64,6 +64,7 @@ class TestPlaceOrder:
         order = Order.objects.get()
         assert data["id"] == order.pk and data["role"] == "buyer"
         assert data["status"] == "pending_payment" and data["gig"] == gig.slug
+        assert data["offer"] is None and data["project"] is None
         assert (data["subtotal_minor"], data["service_fee_minor"], data["small_order_fee_minor"]) == (7500, 413, 300)
         assert data["total_minor"] == 8213
         assert data["seller_commission_minor"] is None and data["seller_net_minor"] is None
