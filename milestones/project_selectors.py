@@ -53,10 +53,13 @@ def _seller_categories(user: User):
 
 
 def _open_to_seller(user: User) -> Q:
-    """Open projects this seller may offer on (not their own)."""
+    """Open projects this seller may offer on (not their own), until their deadline: a project
+    whose deadline passed takes no new offers and leaves the browse page (sellers who already
+    sent one still see it; the buyer may move the deadline, or accept an offer already there)."""
     invited = Exists(ProjectInvite.objects.filter(project=OuterRef("pk"), seller=user))
     public = Q(visibility=Project.Visibility.PUBLIC, category_id__in=_seller_categories(user))
-    return Q(status=Project.Status.OPEN) & (public | Q(invited)) & ~Q(buyer=user)
+    current = Q(status=Project.Status.OPEN, deadline__gte=timezone.localdate())
+    return current & (public | Q(invited)) & ~Q(buyer=user)
 
 
 def _visible_to(user: User) -> Q:

@@ -12,6 +12,7 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from gigs.models import Package
 from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
@@ -301,6 +302,17 @@ class TestVisibility:
         assert ids(budget_min=85000) == {dear.pk}
         assert ids(budget_max=10000) == {cheap.pk}
         assert ids(deadline_before=NOW.date() + timedelta(days=5)) == {soon.pk}
+
+    def test_past_its_deadline_a_project_takes_no_new_offers_until_the_buyer_moves_it(self, project, clock):
+        offered, late = send_offer(project=project).seller, seller_in(project.category)
+        clock.move_to(NOW + timedelta(days=32))  # the deadline (start + 30 days) has passed
+        assert list(sel.project_list_for_seller(seller=late)) == []
+        refused(NotFound, send_offer, project=project, seller=late)
+        # The seller with an offer still sees it; the buyer may still accept that offer.
+        assert sel.project_get_for_user(user=offered, project_id=project.pk) == project
+        ps.project_update(**edit_kwargs(project, deadline=timezone.localdate() + timedelta(days=10)))
+        assert [p.pk for p in sel.project_list_for_seller(seller=late)] == [project.pk]
+        assert send_offer(project=project, seller=late).status == Offer.Status.LIVE
 
     def test_closed_and_awarded_projects_leave_the_list_but_stay_visible_to_sellers_with_an_offer(self, project):
         offer = send_offer(project=project)
