@@ -233,6 +233,13 @@ class TestLocalSimulation:
         assert milestones_of(order)[0].status == S.IN_PROGRESS
         assert ledger.balance(ledger.CHARGEBACK_FEES, "USD") == 1500
 
+    def test_the_command_again_without_an_outcome_says_how_to_decide_and_changes_nothing(self, order):
+        call_command("simulate_chargeback", order.pk)
+        before = local_events()
+        with pytest.raises(CommandError, match=r"open: decide it with --outcome won\|lost\."):
+            call_command("simulate_chargeback", order.pk)
+        assert local_events() == before and Dispute.objects.filter(kind=Dispute.Kind.CHARGEBACK).count() == 1
+
     def test_the_command_refuses_an_unpaid_order_and_stripe_mode(self, settings):
         unpaid = place_order()
         with pytest.raises(CommandError, match="no successful payment"):

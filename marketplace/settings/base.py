@@ -84,6 +84,13 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "0")),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process, the worker and beat write to one SQLite file: WAL lets readers go on
+    # while one writes, IMMEDIATE takes the write lock when a transaction starts (a deferred one
+    # that later needs it fails at once with "database is locked"), and writers wait their turn.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "gigs.User"

@@ -56,8 +56,10 @@ class Command(BaseCommand):
             if dispute_id is None:
                 dispute_id = provider.simulate_chargeback(payment.provider_payment_id, amount_minor=amount)
                 self.stdout.write(f"Chargeback {dispute_id} opened on order #{order_id}.")
-            elif amount is not None:
-                raise CommandError(f"Order #{order_id} has chargeback {dispute_id} open: decide it with --outcome.")
+            elif amount is not None or not outcome:
+                raise CommandError(
+                    f"Order #{order_id} has chargeback {dispute_id} open: decide it with --outcome won|lost."
+                )
             if outcome:
                 provider.close_simulated_chargeback(dispute_id, outcome=outcome)
                 self.stdout.write(f"Chargeback {dispute_id}: the issuer decided {outcome}.")
