@@ -11,7 +11,7 @@ payouts pending clearance are frozen. Every event posts the balance transactions
 (funds withdrawn, reinstated: each once, by its id), so the ledger follows whatever the arrival
 order. The provider's status is forward-only: an older event never replaces a newer one's, and a
 final status (won, lost, warning_closed, prevented) is never replaced. A final status closes the
-dispute once: won resumes every hold where it was (deliveries get a fresh review window), lost
+dispute once: won resumes every hold where it was (deliveries get back the review time they had left), lost
 settles the held money as refunded by the card network (latest milestone first, up to the
 disputed amount; what no held money covers is the platform's loss).
 
@@ -22,7 +22,7 @@ the payout pending clearance and freezes it).
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -205,7 +205,9 @@ def hold_locked(
     chargeback = d.is_chargeback
     holds = []
     for m in milestones:
-        hold = DisputeHold(dispute=d, milestone=m, frozen_from=m.status)
+        hold = DisputeHold(
+            dispute=d, milestone=m, frozen_from=m.status, review_left=states.review_time_left(m, timezone.now())
+        )
         if m.status in OrderMilestone.HOLDABLE:
             states.milestone_freeze_locked(order, m, actor=actor, reason=reason, not_started=True)
         elif m.status == MS.DISPUTED:
@@ -291,9 +293,17 @@ def _record_status(d: Dispute, obj: dict, *, created: int, event_type: str) -> N
         _move(d, DS.UNDER_REVIEW, actor=None, action="under review by the issuer", note=event_type)
 
 
-def resume_locked(order: Order, m: OrderMilestone, h: DisputeHold, *, now: datetime, reason: str) -> None:
+def resume_locked(
+    order: Order,
+    m: OrderMilestone,
+    h: DisputeHold,
+    *,
+    now: datetime,
+    reason: str,
+    review_floor: timedelta = states.RESUME_REVIEW_FLOOR,
+) -> None:
     """On the locked rows: a hold ends without taking the money, and the milestone goes on where
-    it was (a delivery with a fresh review window; one not started as locked, which holds from
+    it was (a delivery with the review time it had left, at least a day; one not started as locked, which holds from
     before milestones froze locked ones were never frozen); a payout the hold froze is unfrozen.
     A party's dispute still open on it keeps its own freeze."""
     party_active = (
@@ -302,7 +312,16 @@ def resume_locked(order: Order, m: OrderMilestone, h: DisputeHold, *, now: datet
     )
     if not party_active:  # a milestone dispute still open keeps its own freeze
         if h.frozen_from in OrderMilestone.HOLDABLE:
-            states.milestone_unfreeze_locked(order, m, resume_to=h.frozen_from, now=now, actor=None, reason=reason)
+            states.milestone_unfreeze_locked(
+                order,
+                m,
+                resume_to=h.frozen_from,
+                now=now,
+                actor=None,
+                reason=reason,
+                review_left=h.review_left,
+                review_floor=review_floor,
+            )
         elif h.payout_frozen:
             money.payout_unfreeze_locked(m, now=now)
     h.outcome, h.ended_at = H.RESUMED, now
@@ -468,10 +487,12 @@ def hand_over_locked(party: Dispute, own: DisputeHold | None = None) -> bool:
     hold.party_dispute = None
     if own is not None:
         hold.frozen_from, hold.payout_frozen = own.frozen_from, own.payout_frozen
+        hold.review_left = own.review_left
     else:
         hold.frozen_from = party.frozen_from
         hold.payout_frozen = party.frozen_from in (MS.ACCEPTED, MS.SPLIT)
-    hold.save(update_fields=["party_dispute", "frozen_from", "payout_frozen"])
+        hold.review_left = party.review_left
+    hold.save(update_fields=["party_dispute", "frozen_from", "payout_frozen", "review_left"])
     return True
 
 

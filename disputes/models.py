@@ -85,6 +85,9 @@ class Dispute(models.Model):
     # The milestone's status when the dispute froze it: a dispute ended without a decision
     # (withdrawn, closed) resumes it there.
     frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status, blank=True)
+    # A delivery frozen while waiting for its review: the review time it had left, given back
+    # when the dispute ends without a decision (milestones.lifecycle.milestone_unfreeze_locked).
+    review_left = models.DurationField(null=True, blank=True)
     resolution_action = models.CharField(max_length=10, choices=Action, blank=True)
     seller_amount_minor = models.PositiveIntegerField(null=True, blank=True)
     refund_amount_minor = models.PositiveIntegerField(null=True, blank=True)
@@ -180,6 +183,7 @@ class DisputeHold(models.Model):
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="holds")
     milestone = models.ForeignKey(OrderMilestone, on_delete=models.PROTECT, related_name="chargeback_holds")
     frozen_from = models.CharField(max_length=20, choices=OrderMilestone.Status)
+    review_left = models.DurationField(null=True, blank=True)  # as Dispute.review_left
     # The chargeback froze the payout (pending clearance) itself, and unfreezes it.
     payout_frozen = models.BooleanField(default=False)
     party_dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

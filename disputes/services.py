@@ -267,6 +267,7 @@ def dispute_open(
         if amount_wanted_minor is not None and not 0 < amount_wanted_minor <= m.price_minor:
             raise ValidationFailed({"amount_wanted_minor": [f"At most {format_money(m.price_minor, order.currency)}."]})
         now = timezone.now()
+        review_left = states.review_time_left(m, now)  # a delivery's, given back if it ends undecided
         if m.status == MS.ACCEPTED:
             # The money is released but not cleared: the payout is frozen (locked after the
             # order and the milestone, re-checked); the milestone stays accepted.
@@ -288,6 +289,7 @@ def dispute_open(
                     outcome_wanted=outcome_wanted,
                     amount_wanted_minor=amount_wanted_minor,
                     frozen_from=frozen_from,
+                    review_left=review_left,
                 )
         except IntegrityError as exc:  # the unique constraint: cannot happen under the lock
             raise DisputeAlreadyOpen("A dispute about this milestone is already open.") from exc
@@ -683,15 +685,19 @@ def settlement_decline(*, offer_id: int, user: User) -> SettlementOffer:
 
 def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note: str) -> Dispute:
     """On locked rows: the dispute ends without moving money; the milestone resumes where it was
-    frozen (a delivery with a fresh review window). An order dispute resumes every hold so (one
+    frozen (a delivery with the review time it had left, at least a day). An order dispute resumes every hold so (one
     not started as locked, then the lifecycle starts the first one if nothing leads), or hands it
     over to a chargeback holding it too."""
     d, now = lk.dispute, timezone.now()
     why = f"dispute {d.pk}: {action}"
+    # A delivery gets back the review time it had left; at least a day, unless the buyer
+    # withdraws their own dispute (then exactly what was left: no time is bought by disputing).
+    buyer_withdrew = to == DS.WITHDRAWN and actor is not None and actor.pk == lk.order.buyer_id
+    floor = timedelta(0) if buyer_withdrew else states.RESUME_REVIEW_FLOOR
     if lk.milestone is None:
         for h in lk.holds:
             if not hand_over_locked(d, h):
-                resume_locked(lk.order, h.milestone, h, now=now, reason=why)
+                resume_locked(lk.order, h.milestone, h, now=now, reason=why, review_floor=floor)
             else:
                 h.outcome, h.ended_at = DisputeHold.Outcome.RESUMED, now
                 h.save(update_fields=["outcome", "ended_at"])
@@ -702,7 +708,14 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
         money.payout_unfreeze_locked(lk.milestone, now=now)
     else:
         states.milestone_unfreeze_locked(
-            lk.order, lk.milestone, resume_to=d.frozen_from, now=now, actor=actor, reason=f"dispute {d.pk}: {action}"
+            lk.order,
+            lk.milestone,
+            resume_to=d.frozen_from,
+            now=now,
+            actor=actor,
+            reason=f"dispute {d.pk}: {action}",
+            review_left=d.review_left,
+            review_floor=floor,
         )
     SettlementOffer.objects.filter(dispute=d, status=SettlementOffer.Status.OPEN).update(
         status=SettlementOffer.Status.WITHDRAWN, answered_at=now
@@ -725,7 +738,7 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
 
 def dispute_withdraw(*, dispute_id: int, user: User, note: str = "") -> Dispute:
     """The opener withdraws the dispute until it is decided; the milestone resumes where it was
-    (a delivery's review deadline restarts: now + REVIEW_DAYS). Again: a no-op."""
+    (a delivery gets back the review time it had left; no more: disputing buys no time). Again: a no-op."""
     with transaction.atomic():
         lk = _lock(dispute_id)
         _party(lk.order, user)

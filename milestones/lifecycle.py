@@ -382,15 +382,40 @@ def milestone_freeze_locked(
     return frm
 
 
+# When a hold ends without a decision, a delivery gets back the review time it had left, but at
+# least this (capped at REVIEW_DAYS): the buyer hears of the resume and still has a day to act.
+RESUME_REVIEW_FLOOR = timedelta(hours=24)
+
+
+def review_time_left(milestone: OrderMilestone, now: datetime) -> timedelta | None:
+    """The review time a delivered milestone has left (None when it is not waiting for a
+    review): a dispute freezing it keeps this, so that its resume gives it back."""
+    if milestone.status != S.DELIVERED or milestone.review_deadline is None:
+        return None
+    return max(milestone.review_deadline - now, timedelta(0))
+
+
 def milestone_unfreeze_locked(
-    order: Order, milestone: OrderMilestone, *, resume_to: str, now: datetime, actor: User | None, reason: str
+    order: Order,
+    milestone: OrderMilestone,
+    *,
+    resume_to: str,
+    now: datetime,
+    actor: User | None,
+    reason: str,
+    review_left: timedelta | None = None,
+    review_floor: timedelta = RESUME_REVIEW_FLOOR,
 ) -> bool:
     """On locked rows: a dispute ended without a decision (withdrawn, closed); the milestone
-    resumes as `resume_to`. A delivery gets a fresh review window (now + REVIEW_DAYS, reminders
-    again), so the buyer is not left with the hours the dispute ate; work in progress or in
-    revision gets its due date moved by the time on hold, so the seller is not made late by it.
-    A milestone frozen before it started resumes as `locked` and starts only the way the
-    lifecycle starts one (the previous accepted or settled; `start_next_if_idle_locked`). False when not disputed."""
+    resumes as `resume_to`. A delivery gets back the review time it had left when frozen
+    (`review_left`, from `review_time_left`; the whole REVIEW_DAYS when unknown), so the dispute
+    does not eat the buyer's time and opening then withdrawing a dispute never buys a fresh
+    window (a buyer could otherwise hold back the auto-release for ever); at least
+    `review_floor` (the buyer withdrawing their own dispute passes 0), never more than
+    REVIEW_DAYS; reminders are sent again. Work in progress or in revision gets its due date
+    moved by the time on hold, so the seller is not made late by it. A milestone frozen before
+    it started resumes as `locked` and starts only the way the lifecycle starts one (the
+    previous accepted or settled; `start_next_if_idle_locked`). False when not disputed."""
     if milestone.status != S.DISPUTED:
         return False
     if resume_to not in OrderMilestone.HOLDABLE:
@@ -410,7 +435,9 @@ def milestone_unfreeze_locked(
         milestone.due_at += max(now - held_since, timedelta(0))
         fields.append("due_at")
     if resume_to == S.DELIVERED:
-        milestone.review_deadline = now + timedelta(days=_rules()["REVIEW_DAYS"])
+        window = timedelta(days=_rules()["REVIEW_DAYS"])
+        left = window if review_left is None else review_left
+        milestone.review_deadline = now + min(max(left, review_floor, timedelta(0)), window)
         milestone.reminded_48h = milestone.reminded_24h = False
         fields += ["review_deadline", "reminded_48h", "reminded_24h"]
     milestone.save(update_fields=fields)

@@ -239,7 +239,7 @@ class DisputeWithdrawApi(APIView):
     )
     def post(self, request, pk):
         """Withdraw a dispute you opened, until it is decided: the milestone resumes where it was
-        (a delivery gets a fresh review window). Withdrawing it again changes nothing."""
+        (a delivery gets back the review time it had left). Withdrawing it again changes nothing."""
         dispute = selectors.dispute_get_for_party(user=request.user, pk=pk)
         data = _valid(WithdrawInputSerializer, request)
         services.dispute_withdraw(dispute_id=dispute.pk, user=request.user, note=data["note"])

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from disputes import services
 from disputes.exceptions import (
@@ -173,6 +174,49 @@ class TestWithdraw:
         assert lifecycle.auto_release_sweep() == 1
         assert fresh(m).status == S.ACCEPTED
         assert_books()
+
+    def test_disputing_then_withdrawing_buys_the_buyer_no_review_time(self, order, delivered, staff, clock):
+        """The review time left when frozen comes back, not a fresh window: otherwise a buyer
+        could open and withdraw disputes for ever and the delivery would never be released."""
+        deadline = delivered.review_deadline
+        for _ in range(3):
+            clock.move_to(deadline - timedelta(hours=1))  # an hour left
+            d = open_dispute(fresh(delivered))
+            clock.shift(timedelta(days=2))
+            services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+            m = fresh(delivered)
+            assert m.status == S.DELIVERED and m.review_deadline == timezone.now() + timedelta(hours=1)
+            assert not (m.reminded_48h or m.reminded_24h)
+            deadline = m.review_deadline
+        clock.move_to(deadline)
+        assert lifecycle.auto_release_sweep() == 1 and fresh(delivered).status == S.ACCEPTED
+
+    def test_an_order_dispute_withdrawn_gives_back_the_review_time_left_too(self, order, delivered, clock):
+        clock.move_to(delivered.review_deadline - timedelta(hours=1))
+        d = open_order_dispute(order)
+        clock.shift(timedelta(days=2))
+        services.dispute_withdraw(dispute_id=d.pk, user=order.buyer)
+        assert fresh(delivered).review_deadline == timezone.now() + timedelta(hours=1)
+
+    def test_a_seller_withdrawing_or_an_admin_closing_leaves_the_buyer_a_day_at_least(
+        self, order, delivered, staff, clock
+    ):
+        # With more than a day left, that much comes back.
+        clock.move_to(delivered.review_deadline - timedelta(days=2))
+        d = open_dispute(fresh(delivered), by="seller")
+        clock.shift(timedelta(days=9))
+        services.dispute_withdraw(dispute_id=d.pk, user=order.seller)
+        assert fresh(delivered).review_deadline == timezone.now() + timedelta(days=2)
+        # With an hour left, a day.
+        clock.move_to(fresh(delivered).review_deadline - timedelta(hours=1))
+        d = open_dispute(fresh(delivered), by="seller")
+        services.dispute_withdraw(dispute_id=d.pk, user=order.seller)
+        assert fresh(delivered).review_deadline == timezone.now() + timedelta(hours=24)
+        clock.move_to(fresh(delivered).review_deadline - timedelta(hours=2))
+        d = open_dispute(fresh(delivered))
+        clock.shift(timedelta(days=1))
+        services.dispute_close(dispute_id=d.pk, admin=staff, note="Talk it over.")
+        assert fresh(delivered).review_deadline == timezone.now() + timedelta(hours=24)
 
     def test_a_new_dispute_may_follow_a_withdrawn_one(self, order, delivered):
         d = open_dispute(delivered)
