@@ -230,7 +230,7 @@ class TestParties:
         d = services.dispute_withdraw(dispute_id=d.pk, user=order.buyer, note="Sorted out.")
         assert d.status == DS.WITHDRAWN
         assert statuses(order) == [S.ACCEPTED, S.DELIVERED, S.LOCKED]
-        # A fresh review window from now, not what was left of the old one.
+        # The review time it had left when frozen (all three days), from now: the hold ate none of it.
         assert fresh(m2).review_deadline == NOW + timedelta(days=2 + 3)
         assert not Payout.objects.get(milestone=milestones_of(order)[0]).frozen
         assert [h[3] for h in holds(d)] == [H.RESUMED] * 3
