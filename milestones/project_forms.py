@@ -384,6 +384,7 @@ class OfferMilestoneForm(forms.Form):
     def __init__(self, *args, currency: str = "USD", **kwargs):
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.fields["price"].label = f"Price ({currency})"
 
     def clean(self):
         data = super().clean()

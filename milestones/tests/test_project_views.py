@@ -701,7 +701,10 @@ def test_the_offer_form_renders_with_one_blank_milestone(client, project, seller
     page = body(response)
     assert response.status_code == 200 and len(response.context["plan"].forms) == 1
     assert '<label for="id_message">Message to the buyer' in page
-    assert '<label for="id_om-0-price">Price' in page and '<label for="id_om-0-delivery_days">Delivery (days)' in page
+    assert (
+        '<label for="id_om-0-price">Price (USD)' in page
+        and '<label for="id_om-0-delivery_days">Delivery (days)' in page
+    )
     assert 'name="expiry_days" value="7"' in page
     assert "A website for my bakery" in text(response) and "$250 – $400" in text(response)
 
@@ -987,6 +990,16 @@ def test_an_offer_past_its_expiry_cannot_be_accepted(client, project, seller):
         response = client.post(url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())})
         assert "This offer has expired." in response.context["form"].non_field_errors()
         assert state() == before
+
+
+def test_the_offer_checkout_warns_of_an_offer_over_budget_and_late(client, project, seller):
+    within = send_offer(project=project)
+    page = as_(client, project.buyer).get(url("offer-checkout", within.pk))
+    assert 'data-testid="offer-warning"' not in body(page)
+    dear = send_offer(project=project, seller=seller, plan=[M("All of it", "", 45000, 40)])
+    page = text(client.get(url("offer-checkout", dear.pk)))
+    assert "This offer is over your budget by $50." in page
+    assert "10 days after your deadline" in page
 
 
 def test_the_offer_checkout_refuses_and_changes_nothing(client, project, seller):
