@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from disputes import services
 from disputes.models import Dispute, DisputeEvent
-from disputes.tests.helpers import assert_dispute_books, open_dispute
+from disputes.tests.helpers import assert_dispute_books, open_dispute, open_order_dispute
 from milestones import lifecycle as states
 from milestones.models import OrderMilestone
 from payments.models import Payout, Refund
@@ -119,8 +119,9 @@ def test_the_list_costs_the_same_queries_at_one_and_at_many_rows(admin_client, d
     for _ in range(3):
         order = paid_order()
         open_dispute(milestones_of(order)[0])
+    open_order_dispute(paid_order())  # a whole-order dispute too (no milestone)
     with CaptureQueriesContext(connection) as many:
-        assert admin_client.get(url).context["cl"].result_count == 4
+        assert admin_client.get(url).context["cl"].result_count == 5
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
 
 

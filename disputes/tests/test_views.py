@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from disputes import services
 from disputes.models import Dispute, DisputeEvidence, DisputeMessage, SettlementOffer
-from disputes.tests.helpers import open_dispute
+from disputes.tests.helpers import open_dispute, open_order_dispute
 from gigs.tests.factories import UserFactory
 from milestones.models import Order, OrderMilestone
 from payments.models import Payout, Refund
@@ -566,9 +566,10 @@ class TestMyDisputes:
             response = client.get(reverse("my-disputes"))
         assert len(response.context["rows"]) == 1
         disputed_orders(buyer, 6)
+        open_order_dispute(paid_order(buyer=buyer))  # a whole-order dispute too (no milestone)
         with django_assert_num_queries(5):
             response = client.get(reverse("my-disputes"))
-        assert len(response.context["rows"]) == 7
+        assert len(response.context["rows"]) == 8
 
 
 def test_the_dispute_page_queries_do_not_grow_with_the_thread(client, order, dispute, django_assert_num_queries):
