@@ -737,7 +737,8 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
 
 
 def dispute_withdraw(*, dispute_id: int, user: User, note: str = "") -> Dispute:
-    """The opener withdraws the dispute until it is decided; the milestone resumes where it was
+    """The opener withdraws the dispute until it is decided (refused while an admin's decision waits
+    for a second admin's approval); the milestone resumes where it was
     (a delivery gets back the review time it had left; no more: disputing buys no time). Again: a no-op."""
     with transaction.atomic():
         lk = _lock(dispute_id)
@@ -747,6 +748,12 @@ def dispute_withdraw(*, dispute_id: int, user: User, note: str = "") -> Dispute:
         if lk.dispute.status == DS.WITHDRAWN:
             return lk.dispute
         _active(lk.dispute)
+        if lk.dispute.pending_action:
+            # An admin decided; a second admin's approval only lets the money move. Withdrawing
+            # now would undo a decision the opener may dislike (they can still settle).
+            raise DisputeClosed(
+                "A decision on this dispute is waiting for a second admin's approval: it can no longer be withdrawn."
+            )
         return _end_undecided(lk, to=DS.WITHDRAWN, actor=user, action="withdrawn", note=(note or "").strip())
 
 

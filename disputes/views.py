@@ -226,7 +226,7 @@ def _page(request, dispute: Dispute, *, bound: dict | None = None, status: int =
         ),
         "withdraw_form": (
             (bound.get("withdraw") or WithdrawForm(auto_id="withdraw-%s"))
-            if active and user.pk == dispute.opened_by_id
+            if active and user.pk == dispute.opened_by_id and not dispute.has_pending_decision
             else None
         ),
         "response_over": dispute.status == Dispute.Status.AWAITING_RESPONSE

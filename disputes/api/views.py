@@ -234,7 +234,9 @@ class DisputeWithdrawApi(APIView):
             200: OpenApiResponse(DisputeDetailSerializer, description=AFTER),
             400: FIELD_ERRORS,
             404: NOT_FOUND,
-            409: _conflict('"dispute_closed" (you did not open it, or it is decided)'),
+            409: _conflict(
+                '"dispute_closed" (you did not open it, it is decided, or a decision waits for a second admin)'
+            ),
         },
     )
     def post(self, request, pk):

@@ -136,3 +136,23 @@ def test_approving_needs_staff_and_the_permission(dispute):
     with pytest.raises(DisputeNotAllowed):
         services.dispute_decision_reject(dispute_id=dispute.pk, admin=UserFactory(is_staff=True), note="x")
     assert fresh(dispute).has_pending_decision
+
+
+def test_the_opener_cannot_withdraw_while_a_decision_waits(client, dispute):
+    """ "The opener can withdraw it until a decision": an admin's decision waiting for the second
+    approval is one; withdrawing would throw it away (and resume the milestone). Settling stays."""
+    order = dispute.order
+    propose(dispute, agent())
+    with pytest.raises(DisputeClosed):
+        services.dispute_withdraw(dispute_id=dispute.pk, user=order.buyer)
+    d = fresh(dispute)
+    assert d.status == DS.UNDER_REVIEW and d.has_pending_decision and fresh(d.milestone).status == S.DISPUTED
+    client.force_login(order.buyer)
+    page = client.get(f"/disputes/{d.pk}/")
+    assert page.context["withdraw_form"] is None and "withdraw it" not in page.content.decode()
+    refused = client.post(f"/disputes/{d.pk}/withdraw/", {"note": ""}, follow=True)
+    assert "can no longer be withdrawn" in refused.content.decode()
+    assert fresh(d).status == DS.UNDER_REVIEW
+    offer = services.settlement_propose(dispute_id=d.pk, user=order.buyer, seller_amount_minor=800)
+    assert services.settlement_accept(offer_id=offer.pk, user=order.seller).status == DS.RESOLVED
+    assert_dispute_books()
