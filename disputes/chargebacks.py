@@ -75,6 +75,25 @@ def _event(d: Dispute, *, actor: User | None, frm: str, to: str, action: str, no
     DisputeEvent.objects.create(dispute=d, actor=actor, from_status=frm, to_status=to, action=action, note=note)
 
 
+def offers_expire_locked(d: Dispute, *, now: datetime, actor: User | None = None) -> int:
+    """On the locked dispute, as it ends (resolved, closed, withdrawn; in the same transaction):
+    its offers still open become expired ("Not answered"), so nobody can accept or decline them
+    any more, with an event saying how many. Returns how many."""
+    n = SettlementOffer.objects.filter(dispute=d, status=SettlementOffer.Status.OPEN).update(
+        status=SettlementOffer.Status.EXPIRED, answered_at=now
+    )
+    if n:
+        _event(
+            d,
+            actor=actor,
+            frm=d.status,
+            to=d.status,
+            action="settlement offers expired",
+            note=f"{n} open settlement offer{'s' if n != 1 else ''} not answered: the dispute ended.",
+        )
+    return n
+
+
 def _move(d: Dispute, to: str, *, actor: User | None, action: str, note: str = "") -> None:
     """Forward along Dispute.TRANSITIONS, with an event; nothing when there or not allowed."""
     if d.status == to or to not in Dispute.TRANSITIONS[d.status]:
@@ -375,12 +394,10 @@ def _end_party_dispute(party: Dispute, m: OrderMilestone, *, value: int, now: da
     party.pending_action, party.pending_note = "", ""
     party.pending_seller_amount_minor = party.pending_refund_amount_minor = None
     party.save()
+    offers_expire_locked(party, now=now)
     _event(party, actor=None, frm=party.status, to=DS.RESOLVED, action="settled by a chargeback", note=note)
     party.status = DS.RESOLVED
     party.save(update_fields=["status"])
-    SettlementOffer.objects.filter(dispute=party, status=SettlementOffer.Status.OPEN).update(
-        status=SettlementOffer.Status.WITHDRAWN, answered_at=now
-    )
 
 
 def _close_lost(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, now: datetime) -> None:

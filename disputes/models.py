@@ -293,6 +293,9 @@ class SettlementOffer(models.Model):
         ACCEPTED = "accepted", "Accepted"
         DECLINED = "declined", "Declined"
         WITHDRAWN = "withdrawn", "Withdrawn"
+        # Still open when the dispute ended (decided, settled, closed, withdrawn, or by a
+        # chargeback): nobody answered it, and it can no longer be.
+        EXPIRED = "expired", "Not answered"
 
     dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="offers")
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

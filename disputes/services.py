@@ -32,7 +32,7 @@ from milestones.notifications import notify
 from payments import lifecycle as money
 from payments.models import Payout
 
-from .chargebacks import active_hold, hand_over_locked, hold_locked, resume_locked
+from .chargebacks import active_hold, hand_over_locked, hold_locked, offers_expire_locked, resume_locked
 from .exceptions import DisputeAlreadyOpen, DisputeClosed, DisputeNotAllowed, ResponseWindowOver, SettlementRefused
 from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeHold, DisputeMessage, SettlementOffer
 from .notices import dispute_url, notify_parties
@@ -572,6 +572,7 @@ def _resolve(
             "resolved_at",
         ]
     )
+    offers_expire_locked(d, now=now, actor=actor)  # nobody can accept them once decided
     _change_status(d, DS.RESOLVED, actor=actor, action=action, note=note)
     cur = lk.order.currency
     notify_parties(
@@ -619,10 +620,20 @@ def settlement_propose(*, dispute_id: int, user: User, seller_amount_minor: int)
     return offer
 
 
+def _refuse_expired(offer: SettlementOffer, d: Dispute, verb: str) -> None:
+    """An offer still open when its dispute ended expired with it (SettlementRefused, 409)."""
+    if offer.status == SettlementOffer.Status.EXPIRED:
+        raise SettlementRefused(
+            f"This offer was not answered before the dispute was {d.get_status_display().lower()}: "
+            f"it can no longer be {verb}."
+        )
+
+
 def settlement_accept(*, offer_id: int, user: User) -> Dispute:
     """The other party accepts an open offer: the dispute resolves with its amounts, no admin.
-    Accepting an accepted offer again is a no-op. Raises NotFound, SettlementRefused (own offer,
-    offer closed), DisputeClosed."""
+    Accepting an accepted offer again is a no-op; the other offers still open expire with the
+    decision. Raises NotFound, SettlementRefused (own offer, offer closed or expired with its
+    dispute), DisputeClosed."""
     d_id = SettlementOffer.objects.filter(pk=offer_id).values_list("dispute_id", flat=True).first()
     if d_id is None:
         raise NotFound("No such offer.")
@@ -632,6 +643,7 @@ def settlement_accept(*, offer_id: int, user: User) -> Dispute:
         _party(lk.order, user)
         if offer.status == SettlementOffer.Status.ACCEPTED:
             return lk.dispute
+        _refuse_expired(offer, lk.dispute, "accepted")
         if offer.proposed_by_id == user.pk:
             raise SettlementRefused("The other party accepts your offer.")
         if offer.status != SettlementOffer.Status.OPEN:
@@ -642,10 +654,7 @@ def settlement_accept(*, offer_id: int, user: User) -> Dispute:
         now = timezone.now()
         offer.status, offer.answered_at = SettlementOffer.Status.ACCEPTED, now
         offer.save(update_fields=["status", "answered_at"])
-        SettlementOffer.objects.filter(dispute=lk.dispute, status=SettlementOffer.Status.OPEN).update(
-            status=SettlementOffer.Status.WITHDRAWN, answered_at=now
-        )
-        return _resolve(
+        return _resolve(  # the other offers still open expire with the decision
             lk,
             seller_amount=offer.seller_amount_minor,
             action=Dispute.Action.SETTLED,
@@ -665,6 +674,7 @@ def settlement_decline(*, offer_id: int, user: User) -> SettlementOffer:
         _party(lk.order, user)
         if offer.status == SettlementOffer.Status.DECLINED:
             return offer
+        _refuse_expired(offer, lk.dispute, "declined")
         if offer.proposed_by_id == user.pk or offer.status != SettlementOffer.Status.OPEN:
             raise SettlementRefused("This offer cannot be declined by you now.")
         offer.status, offer.answered_at = SettlementOffer.Status.DECLINED, timezone.now()
@@ -717,9 +727,7 @@ def _end_undecided(lk: Locked, *, to: str, actor: User | None, action: str, note
             review_left=d.review_left,
             review_floor=floor,
         )
-    SettlementOffer.objects.filter(dispute=d, status=SettlementOffer.Status.OPEN).update(
-        status=SettlementOffer.Status.WITHDRAWN, answered_at=now
-    )
+    offers_expire_locked(d, now=now, actor=actor)
     if to == DS.RESOLVED:
         d.resolution_action, d.resolution_note, d.resolved_by, d.resolved_at = Dispute.Action.CLOSED, note, actor, now
         d.save(update_fields=["resolution_action", "resolution_note", "resolved_by", "resolved_at"])

@@ -423,7 +423,7 @@ class TestWithAMilestoneDispute:
         bank.lost()
         party = fresh(party)
         assert (party.status, party.resolution_action) == (DS.RESOLVED, Dispute.Action.CHARGEBACK)
-        assert fresh(offer).status == SettlementOffer.Status.WITHDRAWN
+        assert fresh(offer).status == SettlementOffer.Status.EXPIRED  # ended with the dispute, not answered
         assert fresh(m1).status == S.CANCELLED
 
     def test_no_milestone_dispute_opens_on_a_held_milestone(self, order, bank):
