@@ -40,7 +40,15 @@ from payments.keys import idempotency_key
 from payments.models import Payment, Payout, Refund
 
 from .exceptions import DisputeClosed, DisputeNotAllowed
-from .models import Dispute, DisputeEvent, DisputeEvidenceSubmission, DisputeHold, SettlementOffer
+from .models import (
+    Dispute,
+    DisputeEvent,
+    DisputeEvidenceSubmission,
+    DisputeHold,
+    SettlementOffer,
+    chargeback_reason_label,
+    chargeback_status_label,
+)
 from .notices import dispute_url, notify_parties
 
 log = logging.getLogger(__name__)
@@ -168,18 +176,19 @@ def chargeback_event_apply(event_type: str, obj: dict, *, created: int, event_id
 
 def _open(order: Order, obj: dict, *, ref: str, created: int) -> Dispute:
     amount = int(obj.get("amount") or 0)
-    reason = obj.get("reason") or "general"
+    reason = chargeback_reason_label(obj.get("reason") or "general")
     d = Dispute.objects.create(
         kind=Dispute.Kind.CHARGEBACK,
         order=order,
         milestone=None,
         opened_by=order.buyer,  # the cardholder disputed the payment with their bank
         reason=Dispute.Reason.OTHER,
-        description=f"Chargeback: the buyer disputed the card payment with their bank (reason: {reason}).",
+        description=f"Chargeback: the buyer disputed the card payment with their bank. The bank's reason: {reason}.",
         outcome_wanted=Dispute.Outcome.FULL_REFUND,
         amount_wanted_minor=amount or None,
         provider_dispute_id=ref,
         provider_charge_id=_id(obj.get("charge")),
+        provider_reason=(obj.get("reason") or "general")[:64],
         amount_minor=amount,
     )
     _event(d, actor=None, frm="", to=DS.OPEN, action="chargeback opened", note=f"{ref}: {reason}")
@@ -188,8 +197,8 @@ def _open(order: Order, obj: dict, *, ref: str, created: int) -> Dispute:
         url=dispute_url(d),
         kind="chargeback_opened",
         key=f"chargeback-{d.pk}-opened",
-        text=f"Order #{order.pk}: the payment is disputed with the card issuer; the order's unreleased "
-        "milestones are on hold until the issuer decides.",
+        text=f"Order #{order.pk}: the payment is disputed with the card issuer ({reason.lower()}); the order's "
+        "unreleased milestones are on hold until the issuer decides.",
     )
     return d
 
@@ -366,7 +375,7 @@ def _close_won(order: Order, by_pk: dict[int, OrderMilestone], d: Dispute, *, no
         action=Dispute.Action.WON,
         refunded=0,
         now=now,
-        note=f"The issuer decided for the platform ({d.provider_status}).",
+        note=f"The issuer decided for the platform ({chargeback_status_label(d.provider_status).lower()}).",
     )
     notify_parties(
         order=order,

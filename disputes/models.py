@@ -14,6 +14,53 @@ from django.db import models
 
 from milestones.models import Order, OrderMilestone
 
+# Stripe's dispute reason codes (charge.dispute.*'s `reason`) and dispute statuses, as people read
+# them: the dispute page, admin and notifications name them through these (`provider_label`).
+CHARGEBACK_REASONS: dict[str, str] = {
+    "bank_cannot_process": "The bank could not process the payment",
+    "check_returned": "Check returned",
+    "credit_not_processed": "Refund not processed",
+    "customer_initiated": "Disputed by the customer",
+    "debit_not_authorized": "Debit not authorized",
+    "duplicate": "Duplicate payment",
+    "fraudulent": "Fraudulent payment (not made by the cardholder)",
+    "general": "General dispute",
+    "incorrect_account_details": "Incorrect account details",
+    "insufficient_funds": "Insufficient funds",
+    "product_not_received": "Product or service not received",
+    "product_unacceptable": "Product or service unacceptable",
+    "subscription_canceled": "Subscription canceled",
+    "unrecognized": "Payment not recognized",
+}
+CHARGEBACK_STATUSES: dict[str, str] = {
+    "warning_needs_response": "Inquiry: needs response",
+    "warning_under_review": "Inquiry: under review",
+    "warning_closed": "Inquiry closed",
+    "needs_response": "Needs response",
+    "under_review": "Under review",
+    "won": "Won",
+    "lost": "Lost",
+    "prevented": "Prevented",
+    "charge_refunded": "Charge refunded",
+}
+
+
+def provider_label(code: str, labels: dict[str, str]) -> str:
+    """A provider code as people read it: its label, or the code humanized ("new_code" -> "New
+    code") when the provider sends one not listed; "" for none."""
+    code = (code or "").strip()
+    if not code:
+        return ""
+    return labels.get(code) or code.replace("_", " ").replace("-", " ").capitalize()
+
+
+def chargeback_reason_label(code: str) -> str:
+    return provider_label(code, CHARGEBACK_REASONS)
+
+
+def chargeback_status_label(code: str) -> str:
+    return provider_label(code, CHARGEBACK_STATUSES)
+
 
 class Dispute(models.Model):
     class Kind(models.TextChoices):
@@ -164,6 +211,14 @@ class Dispute(models.Model):
     @property
     def is_order_dispute(self) -> bool:
         return self.kind == self.Kind.ORDER
+
+    @property
+    def provider_reason_label(self) -> str:
+        return chargeback_reason_label(self.provider_reason)
+
+    @property
+    def provider_status_label(self) -> str:
+        return chargeback_status_label(self.provider_status)
 
 
 class DisputeHold(models.Model):
