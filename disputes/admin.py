@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from gigs.forms import MoneyField
 from marketplace.exceptions import DomainError, ValidationFailed
 from marketplace.money import format_money
 from milestones.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -33,6 +34,8 @@ from .models import (
     DisputeHold,
     DisputeMessage,
     SettlementOffer,
+    chargeback_reason_label,
+    chargeback_status_label,
 )
 
 DECISIONS = {
@@ -50,6 +53,32 @@ APPROVALS = {
 MONEY_DECISIONS = ("release", "refund", "split")
 DECIDE_PERM = "disputes.change_dispute"
 APPROVE_PERM = "disputes.approve_decision"
+
+
+def status_label(value: str) -> str:
+    """A dispute status (an event's from/to) as its label; "-" for none."""
+    if not value:
+        return "-"
+    return Dispute.Status(value).label if value in Dispute.Status.values else value
+
+
+class ProviderStatusFilter(admin.SimpleListFilter):
+    """The provider's chargeback status, by its label (the values present)."""
+
+    title = "provider status"
+    parameter_name = "provider_status"
+
+    def lookups(self, request, model_admin):
+        values = (
+            Dispute.objects.exclude(provider_status="")
+            .order_by("provider_status")
+            .values_list("provider_status", flat=True)
+            .distinct()
+        )
+        return [(v, chargeback_status_label(v)) for v in values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider_status=self.value()) if self.value() else queryset
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -105,14 +134,54 @@ class AmountFilter(admin.SimpleListFilter):
 
 
 class DecisionForm(forms.Form):
+    """A decision's note and, for a split, the amount to the seller typed in the dispute's currency
+    as every price on the site ("12" or "12.50", cleaned to minor units) or a percentage. The
+    service checks again on the locked rows; its field errors come back here (`apply_service_errors`)."""
+
     note = forms.CharField(widget=forms.Textarea, help_text="Kept with the decision and shown in the audit.")
-    seller_amount_minor = forms.IntegerField(required=False, min_value=0, help_text="Split: minor units to the seller")
+    seller_amount = MoneyField(required=False, max_length=40, label="Amount to the seller")
     percent = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=100,
         help_text="Split: or a whole percentage to the seller (rounded down)",
     )
+    SERVICE_FIELDS = {"seller_amount_minor": "seller_amount"}
+
+    def __init__(self, *args, decision: str, currency: str, at_stake_minor: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.decision, self.currency, self.at_stake_minor = decision, currency, at_stake_minor
+
+    def clean_seller_amount(self) -> int | None:
+        raw = (self.cleaned_data.get("seller_amount") or "").strip()
+        if self.decision != "split" or not raw:
+            return None
+        amount = self.fields["seller_amount"].to_minor(raw, self.currency)
+        if amount > self.at_stake_minor:
+            raise forms.ValidationError(
+                f"At most {format_money(self.at_stake_minor, self.currency)}, the amount at stake."
+            )
+        return amount
+
+    def clean(self):
+        data = super().clean()
+        if self.decision != "split":
+            data["seller_amount"] = data["percent"] = None
+            return data
+        if "seller_amount" in self.errors or "percent" in self.errors:
+            return data
+        amount, percent = data.get("seller_amount"), data.get("percent")
+        if amount is not None and percent is not None:
+            raise forms.ValidationError("Give an amount or a percentage for the seller, not both.")
+        if amount is None and percent is None:
+            raise forms.ValidationError("Give an amount or a percentage for the seller.")
+        return data
+
+    def apply_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for key, texts in errors.items():
+            field = self.SERVICE_FIELDS.get(key, key)
+            for text in texts:
+                self.add_error(field if field in self.fields else None, text)
 
 
 class EvidenceForm(forms.Form):
@@ -168,50 +237,77 @@ class EvidenceInline(ReadOnlyInline):
 
 class OfferInline(ReadOnlyInline):
     model = SettlementOffer
-    fields = ["proposed_by", "seller_amount_minor", "status", "created_at", "answered_at"]
+    fields = ["proposed_by", "to_the_seller", "refunded", "status", "created_at", "answered_at"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("proposed_by", "dispute__order", "dispute__milestone")
+
+    @admin.display(description="to the seller")
+    def to_the_seller(self, o):
+        return format_money(o.seller_amount_minor, o.dispute.order.currency)
+
+    @admin.display(description="refunded")
+    def refunded(self, o):
+        # The offer shares the milestone's price (an order dispute: what it held when opened).
+        d = o.dispute
+        total = d.milestone.price_minor if d.milestone_id else d.amount_minor
+        return format_money(total - o.seller_amount_minor, d.order.currency) if total is not None else "-"
 
 
 class HoldInline(ReadOnlyInline):
     model = DisputeHold
     fk_name = "dispute"
-    fields = ["milestone", "frozen_from", "payout_frozen", "party_dispute", "outcome", "amount_minor", "ended_at"]
+    fields = ["milestone", "frozen_from", "payout_frozen", "party_dispute", "outcome", "refunded", "ended_at"]
     readonly_fields = fields
     verbose_name_plural = "milestones held (order dispute or chargeback)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("milestone", "dispute__order")
+
+    @admin.display(description="refunded")
+    def refunded(self, h):
+        return format_money(h.amount_minor, h.dispute.order.currency)
 
 
 class EvidenceSubmissionInline(ReadOnlyInline):
     model = DisputeEvidenceSubmission
-    fields = ["created_at", "submitted_by", "evidence", "provider_status", "idempotency_key"]
+    fields = ["created_at", "submitted_by", "evidence_sent", "provider_status_label", "idempotency_key"]
     readonly_fields = fields
     verbose_name_plural = "evidence submitted to the provider"
+
+    @admin.display(description="evidence")
+    def evidence_sent(self, e):
+        rows = [(name.replace("_", " ").capitalize(), text) for name, text in (e.evidence or {}).items() if text]
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", rows) or "-"
+
+    @admin.display(description="provider status")
+    def provider_status_label(self, e):
+        return chargeback_status_label(e.provider_status) or "-"
 
 
 class EventInline(ReadOnlyInline):
     model = DisputeEvent
-    fields = ["created_at", "actor", "action", "from_status", "to_status", "note"]
+    fields = ["created_at", "actor", "action", "from_status_label", "to_status_label", "note"]
     readonly_fields = fields
+
+    @admin.display(description="from")
+    def from_status_label(self, e):
+        return status_label(e.from_status)
+
+    @admin.display(description="to")
+    def to_status_label(self, e):
+        return status_label(e.to_status)
 
 
 @admin.register(Dispute)
 class DisputeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "kind",
-        "order_link",
-        "milestone_label",
-        "status",
-        "provider_status",
-        "reason",
-        "at_stake",
-        "opened_by",
-        "age",
-        "overdue",
-    ]
+    # What fits at 1280px; the rest is on the dispute's page.
+    list_display = ["id", "kind", "order_link", "status", "at_stake", "age", "overdue", "opened_by"]
     list_filter = [
         "kind",
         "status",
-        "provider_status",
+        ProviderStatusFilter,
         OverdueFilter,
         AgeFilter,
         AmountFilter,
@@ -235,14 +331,14 @@ class DisputeAdmin(ReadOnlyAdmin):
         "at_stake",
         "status",
         "provider_dispute_id",
-        "provider_status",
-        "provider_reason",
+        "provider_status_label",
+        "provider_reason_label",
         "evidence_due_by",
         "evidence_submitted_at",
         "chargeback",
         "reason",
         "outcome_wanted",
-        "amount_wanted_minor",
+        "amount_wanted",
         "opened_by",
         "description",
         "response",
@@ -250,8 +346,8 @@ class DisputeAdmin(ReadOnlyAdmin):
         "response_due_at",
         "frozen_from",
         "resolution_action",
-        "seller_amount_minor",
-        "refund_amount_minor",
+        "seller_amount",
+        "refund_amount",
         "resolution_note",
         "resolved_by",
         "resolved_at",
@@ -311,6 +407,26 @@ class DisputeAdmin(ReadOnlyAdmin):
         if d.milestone is None:
             return format_money(d.amount_minor or 0, d.order.currency)
         return format_money(d.milestone.price_minor, d.order.currency)
+
+    @admin.display(description="provider status")
+    def provider_status_label(self, d):
+        return chargeback_status_label(d.provider_status) or "-"
+
+    @admin.display(description="bank's reason")
+    def provider_reason_label(self, d):
+        return chargeback_reason_label(d.provider_reason) or "-"
+
+    @admin.display(description="amount wanted")
+    def amount_wanted(self, d):
+        return format_money(d.amount_wanted_minor, d.order.currency) or "-"
+
+    @admin.display(description="to the seller")
+    def seller_amount(self, d):
+        return format_money(d.seller_amount_minor, d.order.currency) or "-"
+
+    @admin.display(description="refunded")
+    def refund_amount(self, d):
+        return format_money(d.refund_amount_minor, d.order.currency) or "-"
 
     @admin.display(description="age")
     def age(self, d):
@@ -559,7 +675,13 @@ class DisputeAdmin(ReadOnlyAdmin):
             self.message_user(request, "A chargeback is decided by the card issuer.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
         label = APPROVALS.get(decision) or DECISIONS[decision]
-        form = (ApprovalForm if decision in APPROVALS else DecisionForm)(request.POST or None)
+        at_stake = services.amount_at_stake(d)
+        if decision in APPROVALS:
+            form = ApprovalForm(request.POST or None)
+        else:
+            form = DecisionForm(
+                request.POST or None, decision=decision, currency=d.order.currency, at_stake_minor=at_stake
+            )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -577,11 +699,14 @@ class DisputeAdmin(ReadOnlyAdmin):
                         admin=request.user,
                         action=decision,
                         note=data["note"],
-                        seller_amount_minor=data.get("seller_amount_minor"),
+                        seller_amount_minor=data.get("seller_amount"),
                         percent=data.get("percent"),
                     )
             except ValidationFailed as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+                if isinstance(form, DecisionForm) and exc.errors:
+                    form.apply_service_errors(exc.errors)  # next to the field, the form shown again
+                else:
+                    self.message_user(request, exc.message, messages.ERROR)
             except DomainError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:disputes_dispute_change", args=[d.pk]))
@@ -600,7 +725,7 @@ class DisputeAdmin(ReadOnlyAdmin):
             "title": title,
             "dispute": d,
             "form": form,
-            "at_stake": format_money(services.amount_at_stake(d), d.order.currency),
+            "at_stake": format_money(at_stake, d.order.currency),
             "held": services.held_milestones(d),
             "opts": self.model._meta,
         }
@@ -609,22 +734,38 @@ class DisputeAdmin(ReadOnlyAdmin):
 
 @admin.register(DisputeHold)
 class DisputeHoldAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "dispute", "milestone", "frozen_from", "payout_frozen", "outcome", "amount_minor"]
-    list_select_related = ["dispute", "milestone"]
+    list_display = ["created_at", "dispute", "milestone", "frozen_from", "payout_frozen", "outcome", "refunded"]
+    list_select_related = ["dispute__order", "milestone"]
     list_filter = ["outcome"]
+
+    @admin.display(description="refunded")
+    def refunded(self, h):
+        return format_money(h.amount_minor, h.dispute.order.currency)
 
 
 @admin.register(DisputeEvidenceSubmission)
 class DisputeEvidenceSubmissionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "dispute", "submitted_by", "provider_status"]
+    list_display = ["created_at", "dispute", "submitted_by", "provider_status_label"]
     list_select_related = ["dispute", "submitted_by"]
+
+    @admin.display(description="provider status")
+    def provider_status_label(self, e):
+        return chargeback_status_label(e.provider_status) or "-"
 
 
 @admin.register(DisputeEvent)
 class DisputeEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "dispute", "actor", "action", "from_status", "to_status"]
+    list_display = ["created_at", "dispute", "actor", "action", "from_status_label", "to_status_label"]
     list_select_related = ["dispute", "actor"]
     list_filter = ["action"]
+
+    @admin.display(description="from")
+    def from_status_label(self, e):
+        return status_label(e.from_status)
+
+    @admin.display(description="to")
+    def to_status_label(self, e):
+        return status_label(e.to_status)
 
 
 @admin.register(DisputeMessage)
@@ -641,6 +782,10 @@ class DisputeEvidenceAdmin(ReadOnlyAdmin):
 
 @admin.register(SettlementOffer)
 class SettlementOfferAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "dispute", "proposed_by", "seller_amount_minor", "status"]
-    list_select_related = ["dispute", "proposed_by"]
+    list_display = ["created_at", "dispute", "proposed_by", "to_the_seller", "status"]
+    list_select_related = ["dispute__order", "proposed_by"]
     list_filter = ["status"]
+
+    @admin.display(description="to the seller")
+    def to_the_seller(self, o):
+        return format_money(o.seller_amount_minor, o.dispute.order.currency)

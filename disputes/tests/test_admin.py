@@ -1,5 +1,6 @@
 """The dispute admin: the list, the read-only page, and the decisions driven with the client."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from disputes import services
-from disputes.models import Dispute, DisputeEvent
+from disputes.models import Dispute, DisputeEvent, SettlementOffer
 from disputes.tests.helpers import assert_dispute_books, open_dispute, open_order_dispute
 from milestones import lifecycle as states
 from milestones.models import OrderMilestone
@@ -85,8 +86,9 @@ def test_release_and_refund(admin_client, dispute, decision, status):
 
 
 def test_errors_are_shown_and_nothing_moves(admin_client, dispute):
-    response = admin_client.post(decide_url(dispute, "split"), {"seller_amount_minor": "999999", "note": "Too much"})
-    assert response.status_code == 200 and any("Between" in t for t in texts(response))
+    response = admin_client.post(decide_url(dispute, "split"), {"seller_amount": "999999", "note": "Too much"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["seller_amount"] == ["At most $20, the amount at stake."]
     assert fresh(dispute).status == Dispute.Status.AWAITING_RESPONSE
     admin_client.post(decide_url(dispute, "refund"), {"note": "Decided."})
     response = admin_client.post(decide_url(dispute, "release"), {"note": "Again."})
@@ -173,3 +175,81 @@ def test_the_page_costs_the_same_queries_with_more_deliveries(admin_client, admi
     with CaptureQueriesContext(connection) as many:
         admin_client.get(url)
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+
+
+def test_a_split_amount_is_typed_in_the_disputes_currency(admin_client, dispute):
+    form = admin_client.get(decide_url(dispute, "split")).content.decode()
+    assert "In USD" in form and "minor units" not in form and 'inputmode="decimal"' in form
+    done = admin_client.post(decide_url(dispute, "split"), {"seller_amount": "12.50", "note": "Most of it."})
+    assert done.status_code == 302
+    d = fresh(dispute)
+    assert (d.status, d.seller_amount_minor, d.refund_amount_minor) == (Dispute.Status.RESOLVED, 1250, 750)
+    assert_dispute_books()
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"seller_amount": "12.505"}, "seller_amount", "Use at most 2 decimal places."),
+        ({"seller_amount": "twelve"}, "seller_amount", "Enter a number."),
+        ({"seller_amount": "-5"}, "seller_amount", "Enter the amount without a sign."),
+        ({"seller_amount": "20.01"}, "seller_amount", "At most $20, the amount at stake."),
+        ({"seller_amount": "12", "percent": "50"}, None, "Give an amount or a percentage for the seller, not both."),
+        ({}, None, "Give an amount or a percentage for the seller."),
+        ({"percent": "101"}, "percent", None),
+    ],
+)
+def test_a_bad_split_is_a_form_error_and_nothing_changes(admin_client, dispute, data, field, message):
+    response = admin_client.post(decide_url(dispute, "split"), {**data, "note": "A split."})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    key = field or "__all__"
+    assert key in errors and (message is None or errors[key] == [message]), errors
+    assert message is None or message in response.content.decode().replace("&#x27;", "'")
+    d = fresh(dispute)
+    assert (d.status, d.seller_amount_minor, d.resolution_action) == (Dispute.Status.AWAITING_RESPONSE, None, "")
+    assert not DisputeEvent.objects.filter(dispute=d, to_status=Dispute.Status.RESOLVED).exists()
+    assert Payout.objects.count() == 0 and Refund.objects.count() == 0
+
+
+def test_release_and_refund_ignore_the_split_fields(admin_client, dispute):
+    response = admin_client.post(decide_url(dispute, "release"), {"seller_amount": "oops", "note": "All good."})
+    assert response.status_code == 302 and fresh(dispute).seller_amount_minor == 2000
+
+
+def cells(body: str, name: str) -> list[str]:
+    """The read-only cells of an inline's column."""
+    return re.findall(rf'<td class="field-{name}">\s*<p>(.*?)</p>', body)
+
+
+def test_the_page_shows_money_and_statuses_by_their_labels(admin_client, admin_user, dispute):
+    order = dispute.order
+    services.settlement_propose(dispute_id=dispute.pk, user=order.buyer, seller_amount_minor=500)
+    services.dispute_resolve(
+        dispute_id=dispute.pk, admin=admin_user, action="split", note="Split.", seller_amount_minor=1500
+    )
+    body = admin_client.get(reverse("admin:disputes_dispute_change", args=[dispute.pk])).content.decode()
+    assert '<div class="readonly">$15</div>' in body  # to the seller
+    assert '<div class="readonly">$5</div>' in body  # refunded
+    assert "$5" in cells(body, "to_the_seller") and "$15" in cells(body, "refunded")  # the offer inline
+    assert SettlementOffer.objects.get().status == SettlementOffer.Status.EXPIRED
+    assert "Awaiting response" in cells(body, "from_status_label")  # the events' statuses
+    assert "Resolved" in cells(body, "to_status_label") and "awaiting_response" not in cells(body, "to_status_label")
+    events = admin_client.get(reverse("admin:disputes_disputeevent_changelist")).content.decode()
+    assert "Awaiting response" in events and ">awaiting_response<" not in events
+    offers = admin_client.get(reverse("admin:disputes_settlementoffer_changelist")).content.decode()
+    assert ">$5<" in offers and ">500<" not in offers
+
+
+def test_the_list_has_the_columns_that_fit(admin_client, dispute):
+    cl = admin_client.get(reverse("admin:disputes_dispute_changelist")).context["cl"]
+    assert list(cl.list_display)[1:] == [
+        "id",
+        "kind",
+        "order_link",
+        "status",
+        "at_stake",
+        "age",
+        "overdue",
+        "opened_by",
+    ]

@@ -95,7 +95,8 @@ class TestStripeAdmin:
         page = client.get(reverse("admin:disputes_dispute_changelist"), {"kind": "chargeback"})
         assert page.status_code == 200
         assert [d.pk for d in page.context["cl"].result_list] == [stripe_chargeback.pk]
-        assert "whole order (chargeback)" in page.content.decode()
+        assert '<td class="field-kind">Chargeback</td>' in page.content.decode()
+        assert ">Needs response</a>" in page.content.decode()  # the provider-status filter, by its label
         assert (
             client.get(reverse("admin:disputes_dispute_changelist"), {"kind": "milestone"}).context["cl"].result_count
             == 0
@@ -106,7 +107,8 @@ class TestStripeAdmin:
     ):
         d = stripe_chargeback
         html = admin_client_for(superuser).get(reverse("admin:disputes_dispute_change", args=[d.pk])).content.decode()
-        assert d.provider_dispute_id in html and "needs_response" in html and "fraudulent" in html
+        assert d.provider_dispute_id in html and "Needs response" in html
+        assert "Fraudulent payment (not made by the cardholder)" in html
         assert "$82.13" in html  # the whole charge (7500 + 5.5 % + $3)
         assert "Submit evidence to Stripe" in html
         assert reverse("admin:disputes_dispute_evidence", args=[d.pk]) in html
