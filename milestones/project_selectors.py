@@ -13,7 +13,8 @@ Each list runs a fixed number of queries, whatever the number of rows.
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gigs.models import Gig, User
@@ -100,12 +101,26 @@ def project_get_for_user(*, user: User, project_id: int) -> Project:
     return project
 
 
+def _live_offer_count() -> Coalesce:
+    """A project's live offers, counted in a correlated subquery rather than a join and GROUP BY:
+    the database then sorts and pages the projects on their index and counts offers for the
+    page's rows only (with GROUP BY it aggregated every matching project's offers first)."""
+    live = (
+        Offer.objects.filter(project=OuterRef("pk"), status=Offer.Status.LIVE)
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(live, output_field=IntegerField()), 0)
+
+
 def project_list_for_buyer(*, buyer: User) -> QuerySet[Project]:
     """The buyer's projects, newest first, each with `live_offer_count`. One query."""
     return (
         Project.objects.filter(buyer=buyer)
         .select_related("category")
-        .annotate(live_offer_count=Count("offers", filter=Q(offers__status=Offer.Status.LIVE)))
+        .annotate(live_offer_count=_live_offer_count())
         .order_by("-created_at", "-id")
     )
 
@@ -142,7 +157,7 @@ def project_list_for_seller(
     return (
         qs.select_related("buyer__seller_profile", "category")
         .annotate(
-            live_offer_count=Count("offers", filter=Q(offers__status=Offer.Status.LIVE)),
+            live_offer_count=_live_offer_count(),
             invited=Exists(ProjectInvite.objects.filter(project=OuterRef("pk"), seller=seller)),
             my_offer_status=mine.values("status")[:1],
         )
