@@ -465,17 +465,7 @@ def milestone_settle_locked(
     milestone.save(update_fields=fields)
     nxt = OrderMilestone.objects.select_for_update().filter(order=order, status=S.LOCKED).order_by("position").first()
     if nxt is not None:
-        change_milestone(order, nxt, S.IN_PROGRESS, actor=None, reason="previous settled")
-        nxt.started_at, nxt.due_at = now, now + timedelta(days=nxt.delivery_days)
-        nxt.save(update_fields=["status", "started_at", "due_at"])
-        notify_parties(
-            order=order,
-            kind="milestone_started",
-            key=f"milestone-{nxt.pk}-started",
-            text=f"Milestone {nxt.position + 1} of order #{order.pk} has started.",
-            milestone=nxt,
-        )
-        return nxt
+        return _start_locked(order, nxt, now=now, reason="previous settled")
     remaining = OrderMilestone.objects.filter(order=order, status__in=OrderMilestone.UNRELEASED | {S.DISPUTED})
     if order.status == Order.Status.ACTIVE and not remaining.exists():
         paid = OrderMilestone.objects.filter(order=order, status__in=[S.ACCEPTED, S.SPLIT]).exists()
@@ -498,15 +488,21 @@ def start_next_if_idle_locked(order: Order, *, now: datetime) -> OrderMilestone 
             continue
         if m.status != S.LOCKED:
             return None  # one is in work, delivered or disputed: it leads
-        change_milestone(order, m, S.IN_PROGRESS, actor=None, reason="previous done")
-        m.started_at, m.due_at = now, now + timedelta(days=m.delivery_days)
-        m.save(update_fields=["status", "started_at", "due_at"])
-        notify_parties(
-            order=order,
-            kind="milestone_started",
-            key=f"milestone-{m.pk}-started",
-            text=f"Milestone {m.position + 1} of order #{order.pk} has started.",
-            milestone=m,
-        )
-        return m
+        return _start_locked(order, m, now=now, reason="previous done")
     return None
+
+
+def _start_locked(order: Order, m: OrderMilestone, *, now: datetime, reason: str) -> OrderMilestone:
+    """Start a locked milestone one at a time (accept_locked starts a batch's in bulk): due in its
+    delivery days, with the "milestone started" notice every start sends (same key and text)."""
+    change_milestone(order, m, S.IN_PROGRESS, actor=None, reason=reason)
+    m.started_at, m.due_at = now, now + timedelta(days=m.delivery_days)
+    m.save(update_fields=["status", "started_at", "due_at"])
+    notify_parties(
+        order=order,
+        kind="milestone_started",
+        key=f"milestone-{m.pk}-started",
+        text=f"Milestone {m.position + 1} of order #{order.pk} has started.",
+        milestone=m,
+    )
+    return m
