@@ -16,8 +16,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from gigs.models import Gig, User
-from milestones import order_services
+from milestones import order_services, project_services
 from milestones.models import Order
+from milestones.project_models import Offer
 
 from . import hooks, ledger
 from .exceptions import PaymentRefused, SellerCannotReceive
@@ -430,9 +431,6 @@ def checkout_accept_offer(
     Raises SellerCannotReceive in Stripe mode when the seller has not finished onboarding, and
     what order_place_from_offer raises (NotFound, OfferNotLive, OfferExpired, OfferRevised,
     ProjectNotOpen)."""
-    from milestones import project_services
-    from milestones.project_models import Offer
-
     existing = Order.objects.filter(buyer=buyer, checkout_token=checkout_token).first()
     if existing is not None:
         return existing, False
