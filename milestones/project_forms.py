@@ -97,19 +97,8 @@ class RowFormSet(forms.BaseFormSet):
         return max_rows() + 1
 
     def get_form_kwargs(self, index):
+        # Also used by Django's empty_form (index None), which then sets empty_permitted=True.
         return {**super().get_form_kwargs(index), "empty_permitted": False, "use_required_attribute": False}
-
-    @property
-    def empty_form(self):
-        form = self.form(
-            auto_id=self.auto_id,
-            prefix=self.add_prefix("__prefix__"),
-            empty_permitted=True,
-            use_required_attribute=False,
-            renderer=self.renderer,
-        )
-        self.add_fields(form, None)
-        return form
 
     def apply_row_errors(self, errors: dict[str, list[str]], field_map: dict[str, str]) -> tuple[list[str], dict]:
         """`milestones.<i>.<field>` errors onto row i; returns (errors about the rows as a whole,
@@ -422,19 +411,6 @@ class OfferPlanFormSet(RowFormSet):
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "currency": self.currency}
-
-    @property
-    def empty_form(self):
-        form = self.form(
-            auto_id=self.auto_id,
-            prefix=self.add_prefix("__prefix__"),
-            empty_permitted=True,
-            use_required_attribute=False,
-            renderer=self.renderer,
-            currency=self.currency,
-        )
-        self.add_fields(form, None)
-        return form
 
 
 class PlanFormSet(OfferPlanFormSet):
