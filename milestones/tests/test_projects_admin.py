@@ -197,18 +197,24 @@ def test_changelists_run_constant_queries(admin_client, category):
     def one_more():
         send_offer(project=post_project(category=category))
 
-    def count(model) -> int:
+    def count(model) -> tuple[int, int]:
+        """The queries of a changelist and the rows it lists."""
         url = admin_url(model, "changelist")
         admin_client.get(url)
         with CaptureQueriesContext(connection) as ctx:
-            admin_client.get(url)
-        return len(ctx)
+            response = admin_client.get(url)
+        return len(ctx), response.context["cl"].result_count
 
+    models = (Project, Offer, ProjectEvent)
     one_more()
-    first = {m: count(m) for m in (Project, Offer, ProjectEvent)}
+    first = {m: count(m) for m in models}
     for _ in range(4):
         one_more()
-    assert {m: count(m) for m in (Project, Offer, ProjectEvent)} == first
+    many = {m: count(m) for m in models}
+    # The many case lists more rows (5 projects, 5 offers, their events) in the same queries.
+    assert (first[Project][1], first[Offer][1], many[Project][1], many[Offer][1]) == (1, 1, 5, 5)
+    assert many[ProjectEvent][1] == 5 * first[ProjectEvent][1] > 0
+    assert {m: q for m, (q, _) in many.items()} == {m: q for m, (q, _) in first.items()}
 
 
 # --- moderation -----------------------------------------------------------------------------------
