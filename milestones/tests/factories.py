@@ -13,9 +13,19 @@ from django.utils import timezone
 from gigs.models import Category, User
 from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
 from milestones import project_services
-from milestones.models import Order
+from milestones.models import Notification, Order, OrderMilestone
 from milestones.order_services import OrderFees
-from milestones.project_models import Offer, Project
+from milestones.project_models import (
+    Offer,
+    OfferMessage,
+    OfferMilestone,
+    OfferRevision,
+    Project,
+    ProjectAttachment,
+    ProjectEvent,
+    ProjectInvite,
+    ProjectMilestone,
+)
 from milestones.project_selectors import OfferMilestoneInput
 
 # Three milestones: $100 + $150 + $50 = $300 over 2 + 3 + 1 = 6 days.
@@ -133,3 +143,28 @@ class OfferFactory(factory.Factory):
         return Offer.objects.select_related("project", "seller").get(pk=offer.pk)
 
     _build = _create
+
+
+def project_state() -> dict:
+    """Every row the project services and pages may write (the pks of each model, and the
+    offers' and projects' whole rows), to prove a refused step wrote nothing."""
+    return {
+        model.__name__: sorted(model.objects.values_list("pk", flat=True))
+        for model in (
+            Project,
+            ProjectInvite,
+            ProjectMilestone,
+            ProjectAttachment,
+            Offer,
+            OfferMilestone,
+            OfferRevision,
+            OfferMessage,
+            ProjectEvent,
+            Order,
+            OrderMilestone,
+            Notification,
+        )
+    } | {
+        "offers": list(Offer.objects.order_by("pk").values()),
+        "projects": list(Project.objects.order_by("pk").values()),
+    }

@@ -21,22 +21,16 @@ from django.utils import timezone
 
 from gigs.tests.factories import CategoryFactory, GigFactory, UserFactory
 from milestones import project_services as ps
-from milestones.models import Notification, Order, OrderMilestone
+from milestones.models import Notification, Order
 from milestones.project_models import (
     Offer,
     OfferMessage,
-    OfferMilestone,
-    OfferRevision,
     Project,
-    ProjectAttachment,
-    ProjectEvent,
-    ProjectInvite,
-    ProjectMilestone,
 )
 from milestones.project_selectors import OfferMilestoneInput as M
 from milestones.services import MilestoneInput, MilestoneTerms, template_save
 
-from .factories import post_project, seller_in, send_offer
+from .factories import post_project, project_state, seller_in, send_offer
 
 pytestmark = pytest.mark.django_db
 
@@ -71,30 +65,6 @@ def said(response) -> list[str]:
 def as_(client, user):
     client.force_login(user)
     return client
-
-
-def state() -> dict:
-    """Every row these pages may write, to prove a refused step wrote nothing."""
-    return {
-        model.__name__: sorted(model.objects.values_list("pk", flat=True))
-        for model in (
-            Project,
-            ProjectInvite,
-            ProjectMilestone,
-            ProjectAttachment,
-            Offer,
-            OfferMilestone,
-            OfferRevision,
-            OfferMessage,
-            ProjectEvent,
-            Order,
-            OrderMilestone,
-            Notification,
-        )
-    } | {
-        "offers": list(Offer.objects.order_by("pk").values()),
-        "projects": list(Project.objects.order_by("pk").values()),
-    }
 
 
 def in_days(n: int) -> date:
@@ -178,7 +148,7 @@ def test_strangers_get_404_on_every_page_form_and_file(client, project):
     )[0]
     stranger = seller_in(CategoryFactory())  # sells in another category: the project is not theirs to see
     as_(client, stranger)
-    before = state()
+    before = project_state()
     for target in (
         url("project-detail", project.pk),
         url("project-offer-new", project.pk),
@@ -200,7 +170,7 @@ def test_strangers_get_404_on_every_page_form_and_file(client, project):
         (url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())}),
     ):
         assert client.post(target, data).status_code == 404, target
-    assert state() == before
+    assert project_state() == before
 
 
 def test_invitation_only_projects_404_to_sellers_not_invited(client, buyer, category):
@@ -209,9 +179,9 @@ def test_invitation_only_projects_404_to_sellers_not_invited(client, buyer, cate
     project = post_project(buyer=buyer, category=category, visibility=Project.Visibility.INVITE_ONLY, invited=[invited])
     assert as_(client, other).get(url("project-detail", project.pk)).status_code == 404
     assert client.get(url("project-offer-new", project.pk)).status_code == 404
-    before = state()
+    before = project_state()
     assert client.post(url("project-offer-new", project.pk), offer_data()).status_code == 404
-    assert state() == before
+    assert project_state() == before
     assert project.title not in body(client.get(url("project-list")))
 
     response = as_(client, invited).get(url("project-detail", project.pk))
@@ -438,17 +408,17 @@ def test_project_input_errors_show_next_to_the_field_and_change_nothing(
     client, buyer, category, overrides, field, message
 ):
     as_(client, buyer)
-    before = state()
+    before = project_state()
     response = client.post(url("project-create"), project_data(category, **overrides))
     assert response.status_code == 200
     assert message in response.context["form"].errors[field]
     assert message in text(response)
-    assert state() == before
+    assert project_state() == before
 
 
 def test_sketch_errors_show_on_their_row_and_change_nothing(client, buyer, category):
     as_(client, buyer)
-    before = state()
+    before = project_state()
     shares = sketch(("Design", "40", in_days(10).isoformat()), ("Build", "50", in_days(30).isoformat()))
     response = client.post(url("project-create"), project_data(category) | shares)
     assert "The shares add up to 90 % of the budget: make them 100 %." in text(response)
@@ -467,23 +437,23 @@ def test_sketch_errors_show_on_their_row_and_change_nothing(client, buyer, categ
     six = sketch(*[(f"M{i}", "20", in_days(20).isoformat()) for i in range(6)])
     response = client.post(url("project-create"), project_data(category) | six)
     assert "Use at most 5 milestones." in text(response)
-    assert state() == before
+    assert project_state() == before
 
 
 def test_a_bad_attachment_is_refused_and_nothing_is_posted(client, buyer, category):
     as_(client, buyer)
-    before = state()
+    before = project_state()
     data = project_data(category)
     data["attachments"] = [SimpleUploadedFile("virus.exe", b"MZ", content_type="application/octet-stream")]
     response = client.post(url("project-create"), data)
     assert "virus.exe: files of this type are not accepted." in response.context["form"].errors["attachments"]
     assert "Choose your attachments again" in " ".join(said(response))
-    assert state() == before
+    assert project_state() == before
 
 
 def test_the_sketch_rows_without_javascript(client, buyer, category):
     as_(client, buyer)
-    before = state()
+    before = project_state()
     data = project_data(category, title="Kept while adding") | sketch(("Design", "40", in_days(10).isoformat()))
     del data["post"]
     response = client.post(url("project-create"), data | {"sk_add": "1"})
@@ -499,7 +469,7 @@ def test_the_sketch_rows_without_javascript(client, buyer, category):
     response = client.post(url("project-create"), full | {"sk_add": "1"})
     assert len(response.context["sketch"].forms) == 5 and "Use at most 5 milestones." in said(response)
     assert "disabled" in re.search(r'<button[^>]*name="sk_add"[^>]*>', body(response)).group(0)
-    assert state() == before
+    assert project_state() == before
 
 
 def test_the_buyer_edits_an_open_project(client, buyer, category):
@@ -527,10 +497,10 @@ def test_the_buyer_edits_an_open_project(client, buyer, category):
     assert [f.initial["share"] for f in response.context["sketch"].forms] == ["50", "50"]
     assert "Save the project" in body(response) and "Edit the project" in text(response)
 
-    before = state()
+    before = project_state()
     response = client.post(target, project_data(category, budget_max="100"))
     assert "The most you pay cannot be less than the least." in response.context["form"].errors["budget_max"]
-    assert state() == before
+    assert project_state() == before
 
     data = project_data(category, title="A bigger website", budget_type="fixed", budget_min="500", budget_max="")
     data |= sketch(("Design", "30", in_days(5).isoformat()), ("Build", "70", in_days(25).isoformat()))
@@ -545,10 +515,10 @@ def test_the_buyer_edits_an_open_project(client, buyer, category):
 
     ps.project_close(actor=buyer, project_id=project.pk)
     assert "Only an open project can be edited." in said(client.get(target))
-    before = state()
+    before = project_state()
     response = client.post(target, data)
     assert "Only an open project can be edited." in response.context["form"].non_field_errors()
-    assert state() == before
+    assert project_state() == before
 
 
 # --- the project page ---------------------------------------------------------------------------
@@ -622,11 +592,11 @@ def test_a_seller_may_not_offer_on_their_own_project(client, project):
     response = client.get(url("project-offer-new", project.pk))
     assert response["Location"] == url("project-detail", project.pk)
     assert "You cannot send an offer on your own project." in said(response)
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-new", project.pk), offer_data())
     assert response.status_code == 200
     assert "You cannot send an offer on your own project." in response.context["form"].non_field_errors()
-    assert state() == before
+    assert project_state() == before
     assert "Send an offer" not in text(client.get(url("project-detail", project.pk)))
 
 
@@ -652,11 +622,11 @@ def test_the_buyer_attaches_more_files(client, project, seller):
     target = url("project-attach", project.pk)
     assert as_(client, seller).post(target, {"files": SimpleUploadedFile("x.txt", b"x")}).status_code == 404
     as_(client, project.buyer)
-    before = state()
+    before = project_state()
     response = client.post(target, {"files": SimpleUploadedFile("run.exe", b"MZ")})
     assert "run.exe: files of this type are not accepted." in said(response)
     assert "Choose a file to attach." in said(client.post(target, {}))
-    assert state() == before
+    assert project_state() == before
     response = client.post(target, {"files": [SimpleUploadedFile("a.txt", b"a"), SimpleUploadedFile("b.md", b"b")]})
     assert "Attached a.txt, b.md." in said(response)
     assert sorted(project.attachments.values_list("name", flat=True)) == ["a.txt", "b.md"]
@@ -679,10 +649,10 @@ def test_the_buyer_closes_the_project(client, project, seller):
 def test_the_buyer_invites_more_sellers(client, project, seller):
     erin = UserFactory(username="erin")
     as_(client, project.buyer)
-    before = state()
+    before = project_state()
     response = client.post(url("project-invite", project.pk), {"invites": "nobody"})
     assert "No seller with the username nobody." in said(response)
-    assert state() == before
+    assert project_state() == before
     response = client.post(url("project-invite", project.pk), {"invites": "erin bob"})
     assert "Invited" in said(response)[-1]
     assert sorted(project.invites.values_list("seller", flat=True)) == sorted([erin.pk, seller.pk])
@@ -727,12 +697,12 @@ def test_a_seller_sends_an_offer(client, project, seller):
     # One live offer per seller: the form sends them to revise it; a second post is refused.
     response = client.get(url("project-offer-new", project.pk))
     assert response["Location"] == url("project-offer-revise", project.pk, offer.pk)
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-new", project.pk), offer_data())
     assert (
         "You already have an offer on this project: revise it instead." in response.context["form"].non_field_errors()
     )
-    assert state() == before
+    assert project_state() == before
 
 
 @pytest.mark.parametrize(
@@ -759,14 +729,14 @@ def test_a_seller_sends_an_offer(client, project, seller):
 )
 def test_offer_plan_errors_show_on_their_row_and_change_nothing(client, project, seller, rows, where, message):
     as_(client, seller)
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-new", project.pk), offer_data(rows))
     assert response.status_code == 200
     if where is not None:
         _, i, field = where
         assert message in response.context["plan"].forms[i].errors[field]
     assert message in text(response)
-    assert state() == before
+    assert project_state() == before
 
 
 @pytest.mark.parametrize(
@@ -779,15 +749,15 @@ def test_offer_plan_errors_show_on_their_row_and_change_nothing(client, project,
 )
 def test_offer_field_errors_change_nothing(client, project, seller, overrides, field, message):
     as_(client, seller)
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-new", project.pk), offer_data(**overrides))
     assert message in response.context["form"].errors[field]
-    assert state() == before
+    assert project_state() == before
 
 
 def test_the_plan_rows_without_javascript(client, project, seller):
     as_(client, seller)
-    before = state()
+    before = project_state()
     data = offer_data(message="Kept while adding")
     del data["send"]
     response = client.post(url("project-offer-new", project.pk), data | {"om_add": "1"})
@@ -797,7 +767,7 @@ def test_the_plan_rows_without_javascript(client, project, seller):
     names = [f.initial["name"] for f in response.context["plan"].forms]
     assert names == ["Discovery", "Launch"]
     assert response.context["plan"].forms[0].initial["video_call"] is True
-    assert state() == before
+    assert project_state() == before
 
 
 def test_the_offer_form_is_prefilled_from_a_template_or_a_gig(client, project, seller):
@@ -851,11 +821,11 @@ def test_a_seller_revises_and_withdraws_their_offer(client, project, seller):
     # The buyer and other sellers cannot revise or withdraw it.
     for user in (project.buyer, seller_in(project.category)):
         as_(client, user)
-        before = state()
+        before = project_state()
         assert client.get(target).status_code == 404
         assert client.post(target, offer_data()).status_code == 404
         assert client.post(url("project-offer-withdraw", project.pk, offer.pk)).status_code == 404
-        assert state() == before
+        assert project_state() == before
 
     as_(client, seller)
     response = client.post(url("project-offer-withdraw", project.pk, offer.pk), {"reason": "Too busy."})
@@ -864,10 +834,10 @@ def test_a_seller_revises_and_withdraws_their_offer(client, project, seller):
     assert offer.status == OS.WITHDRAWN
     response = client.get(target)
     assert "This offer is withdrawn: it cannot be revised. Send a new one instead." in said(response)
-    before = state()
+    before = project_state()
     response = client.post(target, offer_data())
     assert "This offer is withdrawn." in response.context["form"].non_field_errors()
-    assert state() == before
+    assert project_state() == before
     # A new offer may be sent after withdrawing.
     assert "Send an offer" in text(client.get(url("project-detail", project.pk)))
 
@@ -880,17 +850,17 @@ def test_the_buyer_declines_an_offer(client, project, seller):
     offer.refresh_from_db()
     assert offer.status == OS.DECLINED
     assert Notification.objects.get(user=seller, kind="offer_declined").text.endswith("declined: Too slow.")
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-decline", project.pk, offer.pk))  # again: a no-op
-    assert state() == before
+    assert project_state() == before
     assert as_(client, seller).post(url("project-offer-decline", project.pk, offer.pk)).status_code == 404
     withdrawn = send_offer(project=project)
     ps.offer_withdraw(seller=withdrawn.seller, offer_id=withdrawn.pk)
     as_(client, project.buyer)
-    before = state()
+    before = project_state()
     response = client.post(url("project-offer-decline", project.pk, withdrawn.pk))
     assert "This offer is withdrawn." in said(response)
-    assert state() == before
+    assert project_state() == before
 
 
 def test_the_offer_thread(client, project, seller):
@@ -910,20 +880,20 @@ def test_the_offer_thread(client, project, seller):
         (project.buyer.pk, "Can you start on Monday?"),
         (seller.pk, "Yes, Monday works."),
     ]
-    before = state()
+    before = project_state()
     response = client.post(target, {"body": "   "})
     assert response.status_code == 200 and "This field is required." in response.context["form"].errors["body"]
-    assert state() == before
+    assert project_state() == before
     # Another seller of the category: 404, even with the project visible to them.
     assert as_(client, seller_in(project.category)).get(target).status_code == 404
     # Withdrawn: the thread is read-only.
     ps.offer_withdraw(seller=seller, offer_id=offer.pk)
     response = as_(client, seller).get(target)
     assert "its thread is closed" in text(response) and response.context["form"] is None
-    before = state()
+    before = project_state()
     response = client.post(target, {"body": "One more thing"})
     assert "This offer is withdrawn: its thread is closed." in response.context["form"].non_field_errors()
-    assert state() == before
+    assert project_state() == before
     assert as_(client, project.buyer).get(url("project-offer", project.pk + 1000, offer.pk)).status_code == 404
 
 
@@ -961,10 +931,10 @@ def test_the_offer_checkout_shows_the_fees_and_places_one_order(client, project,
         ("Launch", 5000),
     ]
     # The same token again (a double submit): the same order, nothing new.
-    before = state()
+    before = project_state()
     response = client.post(target, {"checkout_token": str(token)})
     assert response["Location"] == url("order-pay", order.pk)
-    assert state() == before
+    assert project_state() == before
     project.refresh_from_db()
     other.refresh_from_db()
     offer.refresh_from_db()
@@ -986,10 +956,10 @@ def test_an_offer_past_its_expiry_cannot_be_accepted(client, project, seller):
         assert url("offer-checkout", offer.pk) not in page and "expired" in page
         response = client.get(url("offer-checkout", offer.pk))
         assert "This offer has expired." in text(response)
-        before = state()
+        before = project_state()
         response = client.post(url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())})
         assert "This offer has expired." in response.context["form"].non_field_errors()
-        assert state() == before
+        assert project_state() == before
 
 
 def test_the_offer_checkout_warns_of_an_offer_over_budget_and_late(client, project, seller):
@@ -1012,15 +982,15 @@ def test_the_offer_checkout_refuses_and_changes_nothing(client, project, seller)
     response = client.get(target)
     token = str(response.context["form"]["checkout_token"].value())
     ps.offer_withdraw(seller=seller, offer_id=offer.pk)  # meanwhile
-    before = state()
+    before = project_state()
     response = client.post(target, {"checkout_token": token})
     assert response.status_code == 200
     assert "This offer is withdrawn." in response.context["form"].non_field_errors()
     assert "This offer is withdrawn." in text(response)
     assert "disabled>Accept and place order" in body(response)
-    assert state() == before
+    assert project_state() == before
     response = client.post(target, {"checkout_token": "not-a-uuid"})
-    assert response.status_code == 200 and state() == before
+    assert response.status_code == 200 and project_state() == before
 
 
 def test_an_offer_revised_after_the_checkout_opened_is_not_accepted_unseen(client, project, seller):
@@ -1031,9 +1001,9 @@ def test_an_offer_revised_after_the_checkout_opened_is_not_accepted_unseen(clien
     assert 'name="revision" value="1"' in body(response)
     # Meanwhile the seller raises the price: the page the buyer accepts from showed version 1.
     ps.offer_revise(seller=seller, offer_id=offer.pk, message="More work.", milestones=[M("All of it", "", 90000, 10)])
-    before = state()
+    before = project_state()
     response = client.post(target, {"checkout_token": token, "revision": "1"})
-    assert response.status_code == 200 and state() == before
+    assert response.status_code == 200 and project_state() == before
     assert "The seller revised this offer since you opened it (now version 2)" in text(response)
     # The page now shows version 2 and its total; accepting it places the order at that price.
     assert 'name="revision" value="2"' in body(response) and "$900" in text(response)
@@ -1046,8 +1016,8 @@ def test_a_closed_project_cannot_accept(client, project, seller):
     offer = send_offer(project=project, seller=seller)
     ps.project_close(actor=project.buyer, project_id=project.pk)
     as_(client, project.buyer)
-    before = state()
+    before = project_state()
     response = client.post(url("offer-checkout", offer.pk), {"checkout_token": str(uuid.uuid4())})
     assert "This offer is not selected." in response.context["form"].non_field_errors()
     assert "This project takes no more offers." in text(response)
-    assert state() == before
+    assert project_state() == before

@@ -36,19 +36,25 @@ from milestones.models import MilestoneTemplate, Notification, Order, OrderEvent
 from milestones.order_services import order_activate, order_expire
 from milestones.project_models import (
     Offer,
-    OfferMessage,
-    OfferMilestone,
-    OfferRevision,
     Project,
     ProjectEvent,
     ProjectInvite,
-    ProjectMilestone,
 )
 from milestones.project_selectors import OfferMilestoneInput as M
 from milestones.project_services import ProjectMilestoneInput
 from milestones.services import MilestoneInput, MilestoneTerms, plan_replace, template_save
 
-from .factories import PLAN, OfferFactory, ProjectFactory, accept_offer, fixed_fees, post_project, seller_in, send_offer
+from .factories import (
+    PLAN,
+    OfferFactory,
+    ProjectFactory,
+    accept_offer,
+    fixed_fees,
+    post_project,
+    project_state,
+    seller_in,
+    send_offer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -86,35 +92,12 @@ def project(clock, category):
     return post_project(category=category)
 
 
-def state() -> dict:
-    """Every row these services write, to prove a refusal wrote nothing."""
-    return {
-        model.__name__: sorted(model.objects.values_list("pk", flat=True))
-        for model in (
-            Project,
-            ProjectInvite,
-            ProjectMilestone,
-            Offer,
-            OfferMilestone,
-            OfferRevision,
-            OfferMessage,
-            ProjectEvent,
-            Order,
-            OrderMilestone,
-            Notification,
-        )
-    } | {
-        "offer_rows": list(Offer.objects.order_by("pk").values()),
-        "project_rows": list(Project.objects.order_by("pk").values()),
-    }
-
-
 def refused(exc_type, fn, *args, **kwargs):
     """fn(*args, **kwargs) raises exc_type and changes nothing; returns the error."""
-    before = state()
+    before = project_state()
     with pytest.raises(exc_type) as info:
         fn(*args, **kwargs)
-    assert state() == before
+    assert project_state() == before
     return info.value
 
 
@@ -756,12 +739,12 @@ class TestAccept:
     def test_accepting_twice_gives_the_same_order(self, project):
         offer = send_offer(project=project)
         order = accept_offer(offer)
-        before = state()
+        before = project_state()
         again, created = ps.order_place_from_offer(
             buyer=project.buyer, offer_id=offer.pk, checkout_token=uuid.uuid4(), fees_for=fixed_fees
         )
         assert (again.pk, created) == (order.pk, False)
-        assert state() == before
+        assert project_state() == before
 
     def test_the_same_token_gives_the_same_order(self, project):
         offer, token = send_offer(project=project), uuid.uuid4()
