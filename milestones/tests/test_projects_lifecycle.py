@@ -7,10 +7,9 @@ seller's earnings and the orders API show it. The books are checked after every 
 payments lifecycle suite's `assert_books` (the ledger balances and agrees with every row)."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from milestones.models import Order, OrderMilestone
@@ -20,7 +19,9 @@ from payments import services as payments
 from payments.models import LedgerTransaction, Payout
 from payments.tests.factories import pay
 from payments.tests.test_lifecycle import (
+    NOW,
     assert_books,
+    clock,
     deliver,
     fresh,
     legs,
@@ -33,10 +34,10 @@ from payments.tests.test_lifecycle import (
 from .factories import post_project, send_offer
 
 pytestmark = pytest.mark.django_db
+__all__ = ["clock"]  # time stands still at payments.tests.test_lifecycle.NOW until a test moves it
 
 S = OrderMilestone.Status
 K = LedgerTransaction.Kind
-NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 PLAN = [
     M("Discovery", "Workshop and brief.", 10000, 2, 1, True),
     M("Build", "The site, built.", 15000, 3, 2, False),
@@ -46,12 +47,6 @@ PLAN = [
 @pytest.fixture(autouse=True)
 def _rules(settings):
     pin_rules(settings, MILESTONES_MIN=2, MILESTONES_MAX=5, MILESTONE_MIN_PRICE_MINOR=500)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture(autouse=True)
