@@ -320,6 +320,23 @@ def dispute_open(
     return dispute
 
 
+def order_dispute_within(milestones: list[OrderMilestone]) -> list[OrderMilestone]:
+    """The milestones (in the order given) an order dispute would hold: unreleased ones, started
+    or not, and accepted ones whose payout is pending clearance, not frozen and whole (a dispute
+    refunded none of it). A read; one query, only when a milestone is accepted."""
+    accepted = {m.pk: m.price_minor for m in milestones if m.status == MS.ACCEPTED}
+    whole = set()
+    if accepted:
+        whole = {
+            m_id
+            for m_id, gross in Payout.objects.filter(
+                milestone_id__in=accepted, status=Payout.Status.PENDING_CLEARANCE, frozen=False
+            ).values_list("milestone_id", "gross_minor")
+            if gross == accepted[m_id]
+        }
+    return [m for m in milestones if m.status in OrderMilestone.HOLDABLE or m.pk in whole]
+
+
 def order_dispute_refusal(order: Order, milestones: list[OrderMilestone]) -> DomainError | None:
     """Why the whole order cannot be disputed now (the error to raise), or None: the order is not
     active; a dispute is active on one of its milestones, or on the order; a chargeback holds it;
@@ -339,19 +356,7 @@ def order_dispute_refusal(order: Order, milestones: list[OrderMilestone]) -> Dom
         return DisputeAlreadyOpen(
             f"A dispute about milestone {taken + 1} is open: the whole order cannot be disputed meanwhile."
         )
-    reachable = [m for m in milestones if m.status in OrderMilestone.HOLDABLE]
-    accepted = [m for m in milestones if m.status == MS.ACCEPTED]
-    if accepted:
-        prices = {m.pk: m.price_minor for m in accepted}
-        whole = {
-            m_id
-            for m_id, gross in Payout.objects.filter(
-                milestone_id__in=prices, status=Payout.Status.PENDING_CLEARANCE, frozen=False
-            ).values_list("milestone_id", "gross_minor")
-            if gross == prices[m_id]
-        }
-        reachable += [m for m in accepted if m.pk in whole]
-    if not reachable:
+    if not order_dispute_within(milestones):
         return DisputeNotAllowed(
             f"Nothing of order #{order.pk} can be disputed: its money is released and cleared, or refunded."
         )

@@ -379,18 +379,7 @@ def order_dispute_open(request, order_id: int):
         return redirect("dispute-detail", pk=active.pk)
     milestones = list(OrderMilestone.objects.filter(order=order).order_by("position"))
     refusal = services.order_dispute_refusal(order, milestones)
-    # A payout is held only while it is whole (a dispute refunded none of it), as the service does.
-    accepted_pending = dict(
-        Payout.objects.filter(order=order, status=Payout.Status.PENDING_CLEARANCE, frozen=False).values_list(
-            "milestone_id", "gross_minor"
-        )
-    )
-    within = [
-        m
-        for m in milestones
-        if m.status in OrderMilestone.HOLDABLE
-        or (m.status == MS.ACCEPTED and accepted_pending.get(m.pk) == m.price_minor)
-    ]
+    within = services.order_dispute_within(milestones)
     total = sum(m.price_minor for m in within)
     form = DisputeOpenForm(request.POST or None, request.FILES or None, price_minor=total, currency=order.currency)
     if request.method == "POST" and form.is_valid():
