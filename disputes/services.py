@@ -223,6 +223,22 @@ def order_dispute_holding(milestone_id: int) -> Dispute | None:
     return h.dispute if h else None
 
 
+def _notify_opened(
+    dispute: Dispute, order: Order, opener: User, *, to_other: str, to_opener: str, milestone=None
+) -> None:
+    """A new dispute told to the other party (who has to answer) and to the opener."""
+    for recipient, text, key in ((_other(order, opener.pk), to_other, "opened"), (opener, to_opener, "opened:opener")):
+        notify(
+            url=dispute_url(dispute),
+            user=recipient,
+            kind="dispute_opened",
+            text=text,
+            dedupe_key=f"dispute-{dispute.pk}-{key}",
+            order=order,
+            milestone=milestone,
+        )
+
+
 def dispute_open(
     *,
     milestone_id: int,
@@ -299,22 +315,13 @@ def dispute_open(
         dispute.save(update_fields=["response_due_at"])
         _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
         due = f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M}"
-        notify(
-            url=dispute_url(dispute),
-            user=_other(order, user.pk),
-            kind="dispute_opened",
-            text=f"A dispute was opened on milestone {m.position + 1} of order #{order.pk}: answer by {due}.",
-            dedupe_key=f"dispute-{dispute.pk}-opened",
-            order=order,
-            milestone=m,
-        )
-        notify(
-            url=dispute_url(dispute),
-            user=user,
-            kind="dispute_opened",
-            text=f"Your dispute on milestone {m.position + 1} of order #{order.pk} is open; the milestone is on hold.",
-            dedupe_key=f"dispute-{dispute.pk}-opened:opener",
-            order=order,
+        _notify_opened(
+            dispute,
+            order,
+            user,
+            to_other=f"A dispute was opened on milestone {m.position + 1} of order #{order.pk}: answer by {due}.",
+            to_opener=f"Your dispute on milestone {m.position + 1} of order #{order.pk} is open; "
+            "the milestone is on hold.",
             milestone=m,
         )
     return dispute
@@ -423,22 +430,13 @@ def dispute_open_order(
         _attach(dispute, user, files, post=DisputeEvidence.Post.OPENING)
         _change_status(dispute, DS.AWAITING_RESPONSE, actor=None, action="response requested")
         due = f"{timezone.localtime(dispute.response_due_at):%b %-d, %H:%M}"
-        notify(
-            url=dispute_url(dispute),
-            user=_other(order, user.pk),
-            kind="dispute_opened",
-            text=f"A dispute about the whole order #{order.pk} was opened (milestones {held} on hold): "
+        _notify_opened(
+            dispute,
+            order,
+            user,
+            to_other=f"A dispute about the whole order #{order.pk} was opened (milestones {held} on hold): "
             f"answer by {due}.",
-            dedupe_key=f"dispute-{dispute.pk}-opened",
-            order=order,
-        )
-        notify(
-            url=dispute_url(dispute),
-            user=user,
-            kind="dispute_opened",
-            text=f"Your dispute about order #{order.pk} is open; milestones {held} are on hold.",
-            dedupe_key=f"dispute-{dispute.pk}-opened:opener",
-            order=order,
+            to_opener=f"Your dispute about order #{order.pk} is open; milestones {held} are on hold.",
         )
     return dispute
 
