@@ -286,10 +286,8 @@ class EvidenceSubmissionInline(ReadOnlyInline):
         return chargeback_status_label(e.provider_status) or "-"
 
 
-class EventInline(ReadOnlyInline):
-    model = DisputeEvent
-    fields = ["created_at", "actor", "action", "from_status_label", "to_status_label", "note"]
-    readonly_fields = fields
+class EventStatusLabels:
+    """An event's from and to statuses by their labels (the inline and the events list)."""
 
     @admin.display(description="from")
     def from_status_label(self, e):
@@ -298,6 +296,12 @@ class EventInline(ReadOnlyInline):
     @admin.display(description="to")
     def to_status_label(self, e):
         return status_label(e.to_status)
+
+
+class EventInline(EventStatusLabels, ReadOnlyInline):
+    model = DisputeEvent
+    fields = ["created_at", "actor", "action", "from_status_label", "to_status_label", "note"]
+    readonly_fields = fields
 
 
 @admin.register(Dispute)
@@ -754,18 +758,10 @@ class DisputeEvidenceSubmissionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DisputeEvent)
-class DisputeEventAdmin(ReadOnlyAdmin):
+class DisputeEventAdmin(EventStatusLabels, ReadOnlyAdmin):
     list_display = ["created_at", "dispute", "actor", "action", "from_status_label", "to_status_label"]
     list_select_related = ["dispute", "actor"]
     list_filter = ["action"]
-
-    @admin.display(description="from")
-    def from_status_label(self, e):
-        return status_label(e.from_status)
-
-    @admin.display(description="to")
-    def to_status_label(self, e):
-        return status_label(e.to_status)
 
 
 @admin.register(DisputeMessage)
