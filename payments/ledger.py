@@ -148,10 +148,10 @@ def post_many(postings: list[Posting]) -> int:
 CHARGEBACK_FEES = "chargeback_fees"  # expense: the provider's dispute fees (net of any given back)
 CHARGEBACK_LOSSES = "chargeback_losses"  # expense: what a lost chargeback took beyond the held money
 
-# Ledger kinds of the chargeback postings (LedgerTransaction.kind is free text up to 32).
-KIND_CHARGEBACK_FUNDS = "chargeback_funds"
-KIND_CHARGEBACK_REFUNDED = "chargeback_refunded"
-KIND_CHARGEBACK_LOSS = "chargeback_loss"
+# The chargeback postings' kinds (LedgerTransaction.Kind, like every other posting's).
+KIND_CHARGEBACK_FUNDS = LedgerTransaction.Kind.CHARGEBACK_FUNDS
+KIND_CHARGEBACK_REFUNDED = LedgerTransaction.Kind.CHARGEBACK_REFUNDED
+KIND_CHARGEBACK_LOSS = LedgerTransaction.Kind.CHARGEBACK_LOSS
 
 
 def chargeback(order_id: int) -> str:

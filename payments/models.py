@@ -23,6 +23,11 @@ class LedgerTransaction(models.Model):
         PAYOUT_CLEARED = "payout_cleared", "Payout cleared"
         PAYOUT_TRANSFERRED = "payout_transferred", "Payout transferred"
         MILESTONES_REFUNDED = "milestones_refunded", "Milestones refunded"
+        # Chargebacks (payments.ledger.post_chargeback_*): funds the card network withdrew or
+        # gave back, held money a lost chargeback refunded, and what no held money covered.
+        CHARGEBACK_FUNDS = "chargeback_funds", "Chargeback funds withdrawn or reinstated"
+        CHARGEBACK_REFUNDED = "chargeback_refunded", "Refunded by a lost chargeback"
+        CHARGEBACK_LOSS = "chargeback_loss", "Chargeback loss"
 
     kind = models.CharField(max_length=32, choices=Kind)
     reference = models.CharField(max_length=120, unique=True)
