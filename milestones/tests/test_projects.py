@@ -92,6 +92,19 @@ def project(clock, category):
     return post_project(category=category)
 
 
+def minimal_project(category, start) -> dict:
+    """project_create's arguments for a bare project over ten days from `start`, no sketch."""
+    return {
+        "buyer": UserFactory(),
+        "title": "T",
+        "description": "D",
+        "category_id": category.pk,
+        "budget_min_minor": 10000,
+        "start_date": start,
+        "deadline": start + timedelta(days=10),
+    }
+
+
 def refused(exc_type, fn, *args, **kwargs):
     """fn(*args, **kwargs) raises exc_type and changes nothing; returns the error."""
     before = project_state()
@@ -174,15 +187,7 @@ class TestProjectCreate:
     def test_sketch_limits_follow_the_settings_read_at_call_time(self, clock, settings, category):
         start = NOW.date() + timedelta(days=1)
         six = [ProjectMilestoneInput(f"M{i}", 10000 // 6 + (1 if i < 4 else 0), start) for i in range(6)]
-        kwargs = {
-            "buyer": UserFactory(),
-            "title": "T",
-            "description": "D",
-            "category_id": category.pk,
-            "budget_min_minor": 10000,
-            "start_date": start,
-            "deadline": start + timedelta(days=10),
-        }
+        kwargs = minimal_project(category, start)
         err = refused(ProjectInvalid, ps.project_create, milestones=six, **kwargs)
         assert err.errors == {"milestones": ["Sketch 2 to 5 milestones, or none."]}
         settings.MARKETPLACE = {**settings.MARKETPLACE, "MILESTONES_MAX": 6}
@@ -190,15 +195,7 @@ class TestProjectCreate:
 
     def test_sketch_shares_must_make_100_percent_and_dates_fall_in_the_timeline(self, clock, category):
         start = NOW.date() + timedelta(days=1)
-        kwargs = {
-            "buyer": UserFactory(),
-            "title": "T",
-            "description": "D",
-            "category_id": category.pk,
-            "budget_min_minor": 10000,
-            "start_date": start,
-            "deadline": start + timedelta(days=10),
-        }
+        kwargs = minimal_project(category, start)
         err = refused(
             ProjectInvalid,
             ps.project_create,
