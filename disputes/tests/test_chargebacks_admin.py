@@ -4,11 +4,14 @@ its evidence to Stripe from the page (the fake records the request, its key and 
 with the local provider, the simulate_chargeback command and the admin actions open and decide
 chargebacks for demos, through the same inbox. Every test ends with the books checked."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from disputes.chargebacks import evidence_key
 from disputes.models import Dispute, DisputeEvent, DisputeEvidenceSubmission, DisputeHold
@@ -115,6 +118,9 @@ class TestStripeAdmin:
         assert "milestones held (order dispute or chargeback)" in html.lower()
         assert "Simulate" not in html  # Stripe mode: nothing is simulated
         assert d.evidence_due_by is not None
+        # The due date itself is on the page, as the admin renders a read-only datetime.
+        shown = formats.localize(timezone.template_localtime(d.evidence_due_by))
+        assert re.search(r'class="[^"]*field-evidence_due_by[^"]*".*?' + re.escape(shown), html, re.S), shown
 
     def test_an_admin_submits_evidence_to_stripe_through_the_sdk(self, superuser, fake, stripe_chargeback):
         d = stripe_chargeback
