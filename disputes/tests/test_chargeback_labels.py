@@ -52,6 +52,10 @@ def test_statuses_and_unknown_codes():
     assert chargeback_status_label("needs_response") == "Needs response"
     assert chargeback_status_label("under_review") == "Under review"
     assert chargeback_status_label("warning_needs_response") == CHARGEBACK_STATUSES["warning_needs_response"]
+    # The label itself, not the map's entry read back (which a raw code in the map would pass).
+    assert chargeback_status_label("warning_needs_response") == "Inquiry: needs response"
+    assert chargeback_status_label("warning_under_review") == "Inquiry: under review"
+    assert chargeback_status_label("warning_closed") == "Inquiry closed"
     assert (chargeback_status_label("won"), chargeback_status_label("lost")) == ("Won", "Lost")
     assert chargeback_reason_label("some_new_reason") == "Some new reason"
     assert chargeback_status_label("brand_new_status") == "Brand new status"
