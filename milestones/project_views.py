@@ -13,6 +13,7 @@ buttons of the project page).
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -84,6 +85,20 @@ def _offer_or_404(request, pk: int, offer_id: int) -> Offer:
     if offer.project_id != pk:
         raise Http404("No such offer.")
     return offer
+
+
+def _act_then_detail(request, pk: int, action: Callable[[], object], success: str):
+    """Run a service call for a button on the project page and go back there: NotFound is a 404,
+    another refusal an error message, success `success`."""
+    try:
+        action()
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("project-detail", pk=pk)
 
 
 def _initial(post) -> dict:
@@ -337,15 +352,12 @@ def project_close(request, pk: int):
     if not form.is_valid():
         messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
         return redirect("project-detail", pk=pk)
-    try:
-        ps.project_close(actor=request.user, project_id=pk, reason=form.cleaned_data["reason"])
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "The project is closed: it takes no more offers.")
-    return redirect("project-detail", pk=pk)
+    return _act_then_detail(
+        request,
+        pk,
+        lambda: ps.project_close(actor=request.user, project_id=pk, reason=form.cleaned_data["reason"]),
+        "The project is closed: it takes no more offers.",
+    )
 
 
 @login_required
@@ -578,15 +590,12 @@ def offer_withdraw(request, pk: int, offer_id: int):
         raise Http404("No such offer.")
     form = WithdrawForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        ps.offer_withdraw(seller=request.user, offer_id=offer.pk, reason=reason)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Your offer is withdrawn.")
-    return redirect("project-detail", pk=pk)
+    return _act_then_detail(
+        request,
+        pk,
+        lambda: ps.offer_withdraw(seller=request.user, offer_id=offer.pk, reason=reason),
+        "Your offer is withdrawn.",
+    )
 
 
 @login_required
@@ -597,15 +606,12 @@ def offer_decline(request, pk: int, offer_id: int):
         raise Http404("No such offer.")
     form = DeclineForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    try:
-        ps.offer_decline(buyer=request.user, offer_id=offer.pk, reason=reason)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"You declined {offer.seller.public_name}'s offer: they are told.")
-    return redirect("project-detail", pk=pk)
+    return _act_then_detail(
+        request,
+        pk,
+        lambda: ps.offer_decline(buyer=request.user, offer_id=offer.pk, reason=reason),
+        f"You declined {offer.seller.public_name}'s offer: they are told.",
+    )
 
 
 # --- the offer thread --------------------------------------------------------------------------
