@@ -3,11 +3,12 @@ or another order defines its own fixture of the same name, which takes precedenc
 
 import pytest
 
+from disputes.models import Dispute
 from gigs.tests.factories import UserFactory
 from milestones.models import Order, OrderMilestone
 from payments.tests.test_lifecycle import clock, deliver, fresh, milestones_of, paid_order, pin_rules
 
-from .helpers import assert_dispute_books
+from .helpers import assert_dispute_books, open_dispute
 
 __all__ = ["clock"]  # time stands still at payments.tests.test_lifecycle.NOW until a test moves it
 
@@ -34,6 +35,12 @@ def delivered(order) -> OrderMilestone:
     m1 = milestones_of(order)[0]
     deliver(m1)
     return fresh(m1)
+
+
+@pytest.fixture
+def dispute(delivered) -> Dispute:
+    """A milestone dispute, opened by the buyer on the delivered first milestone."""
+    return open_dispute(delivered)
 
 
 @pytest.fixture

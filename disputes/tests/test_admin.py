@@ -24,14 +24,6 @@ pytestmark = pytest.mark.django_db
 S = OrderMilestone.Status
 
 
-@pytest.fixture
-def dispute() -> Dispute:
-    order = paid_order()
-    m1 = milestones_of(order)[0]
-    deliver(m1)
-    return open_dispute(fresh(m1))
-
-
 def decide_url(d: Dispute, decision: str) -> str:
     return reverse("admin:disputes_dispute_decide", args=[d.pk, decision])
 

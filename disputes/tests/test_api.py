@@ -20,11 +20,6 @@ S = OrderMilestone.Status
 DS = Dispute.Status
 
 
-@pytest.fixture
-def dispute(delivered) -> Dispute:
-    return open_dispute(delivered)
-
-
 def url(d=None, tail: str = "") -> str:
     return "/api/disputes/" if d is None else f"/api/disputes/{d.pk}/{tail}"
 

@@ -6,12 +6,12 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from disputes.models import Dispute, DisputeEvent
-from disputes.tests.helpers import assert_dispute_books, open_dispute
+from disputes.tests.helpers import assert_dispute_books
 from gigs.models import Gig, User
 from gigs.tests.factories import UserFactory
 from milestones.models import OrderMilestone
 from payments.models import LedgerEntry, LedgerTransaction, Payout, Refund
-from payments.tests.test_lifecycle import deliver, fresh, milestones_of, paid_order, pin_rules
+from payments.tests.test_lifecycle import fresh, milestones_of, paid_order, pin_rules
 
 pytestmark = pytest.mark.django_db
 
@@ -41,14 +41,6 @@ EXPECTED = {
 @pytest.fixture(autouse=True)
 def _rules(settings):
     pin_rules(settings, DISPUTE_RESPONSE_DAYS=5, DISPUTE_APPROVAL_ABOVE_MINOR=50000)
-
-
-@pytest.fixture
-def dispute() -> Dispute:
-    order = paid_order()
-    m1 = milestones_of(order)[0]
-    deliver(m1)
-    return open_dispute(fresh(m1))
 
 
 def agent(client=None):
