@@ -321,7 +321,9 @@ class TestWithChargebacks:
         bank.created()
         bank.funds_withdrawn()
         cb = bank.dispute
-        assert all(h.party_dispute_id == d.pk for h in DisputeHold.objects.filter(dispute=cb))
+        taken = list(DisputeHold.objects.filter(dispute=cb))
+        assert {h.milestone_id for h in taken} == {m.pk for m in milestones_of(order)}  # not vacuous
+        assert all(h.party_dispute_id == d.pk for h in taken)
         with pytest.raises(DisputeClosed):
             services.dispute_resolve(dispute_id=d.pk, admin=staff, action="refund", note="x")
         assert not Refund.objects.exists()
