@@ -168,3 +168,19 @@ def project_state() -> dict:
         "offers": list(Offer.objects.order_by("pk").values()),
         "projects": list(Project.objects.order_by("pk").values()),
     }
+
+
+# The offer rules the project tests rely on, pinned so an environment override cannot change what
+# they mean.
+PROJECT_RULES = {
+    "MILESTONES_MIN": 2,
+    "MILESTONES_MAX": 5,
+    "MILESTONE_MIN_PRICE_MINOR": 500,
+    "OFFER_EXPIRY_DAYS": 7,
+    "OFFER_MAX_EXPIRY_DAYS": 30,
+}
+
+
+def pin_project_rules(settings, **changes) -> None:
+    """Pin PROJECT_RULES in settings.MARKETPLACE; `changes` adds or overrides some."""
+    settings.MARKETPLACE = {**settings.MARKETPLACE, **PROJECT_RULES, **changes}

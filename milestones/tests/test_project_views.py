@@ -30,7 +30,7 @@ from milestones.project_models import (
 from milestones.project_selectors import OfferMilestoneInput as M
 from milestones.services import MilestoneInput, MilestoneTerms, template_save
 
-from .factories import post_project, project_state, seller_in, send_offer
+from .factories import pin_project_rules, post_project, project_state, seller_in, send_offer
 
 pytestmark = pytest.mark.django_db
 
@@ -39,15 +39,7 @@ OS, PS = Offer.Status, Project.Status
 
 @pytest.fixture(autouse=True)
 def _rules(settings):
-    settings.MARKETPLACE = {
-        **settings.MARKETPLACE,
-        "MILESTONES_MIN": 2,
-        "MILESTONES_MAX": 5,
-        "MILESTONE_MIN_PRICE_MINOR": 500,
-        "OFFER_EXPIRY_DAYS": 7,
-        "OFFER_MAX_EXPIRY_DAYS": 30,
-        "DEFAULT_CURRENCY": "USD",
-    }
+    pin_project_rules(settings, DEFAULT_CURRENCY="USD")
 
 
 def body(response) -> str:

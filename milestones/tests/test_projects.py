@@ -50,6 +50,7 @@ from .factories import (
     ProjectFactory,
     accept_offer,
     fixed_fees,
+    pin_project_rules,
     post_project,
     project_state,
     seller_in,
@@ -64,16 +65,7 @@ OS, PS = Offer.Status, Project.Status
 
 @pytest.fixture(autouse=True)
 def _rules(settings):
-    settings.MARKETPLACE = {
-        **settings.MARKETPLACE,
-        "MILESTONES_MIN": 2,
-        "MILESTONES_MAX": 5,
-        "MILESTONE_MIN_PRICE_MINOR": 500,
-        "CHECKOUT_EXPIRY_MINUTES": 30,
-        "OFFER_EXPIRY_DAYS": 7,
-        "OFFER_MAX_EXPIRY_DAYS": 30,
-        "SWEEP_BATCH": 500,
-    }
+    pin_project_rules(settings, CHECKOUT_EXPIRY_MINUTES=30, SWEEP_BATCH=500)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from milestones.services import MilestoneInput, MilestoneTerms, template_save
 from payments.models import Payment
 from payments.tests.factories import place_order
 
-from .factories import post_project, seller_in, send_offer
+from .factories import pin_project_rules, post_project, seller_in, send_offer
 
 pytestmark = pytest.mark.django_db
 
@@ -45,15 +45,7 @@ PLAN_BODY = [
 
 @pytest.fixture(autouse=True)
 def _rules(settings):
-    settings.MARKETPLACE = {
-        **settings.MARKETPLACE,
-        "MILESTONES_MIN": 2,
-        "MILESTONES_MAX": 5,
-        "MILESTONE_MIN_PRICE_MINOR": 500,
-        "CHECKOUT_EXPIRY_MINUTES": 30,
-        "OFFER_EXPIRY_DAYS": 7,
-        "OFFER_MAX_EXPIRY_DAYS": 30,
-    }
+    pin_project_rules(settings, CHECKOUT_EXPIRY_MINUTES=30)
 
 
 @pytest.fixture
