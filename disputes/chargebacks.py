@@ -33,6 +33,7 @@ from marketplace.exceptions import NotFound, ValidationFailed
 from marketplace.money import format_money
 from milestones import lifecycle as states
 from milestones.models import Order, OrderMilestone
+from milestones.notifications import notify_parties
 from payments import hooks, ledger
 from payments import lifecycle as money
 from payments.gateways import ProviderRefused, gateway
@@ -49,7 +50,7 @@ from .models import (
     chargeback_reason_label,
     chargeback_status_label,
 )
-from .notices import dispute_url, notify_parties
+from .notices import dispute_url
 
 log = logging.getLogger(__name__)
 DS = Dispute.Status

@@ -28,14 +28,14 @@ from marketplace.money import format_money
 from milestones import lifecycle as states
 from milestones.exceptions import InvalidTransition
 from milestones.models import Order, OrderMilestone
-from milestones.notifications import notify
+from milestones.notifications import notify, notify_parties
 from payments import lifecycle as money
 from payments.models import Payout
 
 from .chargebacks import active_hold, hand_over_locked, hold_locked, offers_expire_locked, resume_locked
 from .exceptions import DisputeAlreadyOpen, DisputeClosed, DisputeNotAllowed, ResponseWindowOver, SettlementRefused
 from .models import Dispute, DisputeEvent, DisputeEvidence, DisputeHold, DisputeMessage, SettlementOffer
-from .notices import dispute_url, notify_parties
+from .notices import dispute_url
 
 DS = Dispute.Status
 MS = OrderMilestone.Status

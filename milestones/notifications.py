@@ -35,12 +35,16 @@ def notify(
     return row
 
 
-def notify_parties(*, order: Order, kind: str, text: str, key: str, milestone=None, buyer=True, seller=True) -> None:
-    """The same event told to the order's buyer and/or seller."""
-    if buyer:
-        notify(user=order.buyer, kind=kind, text=text, dedupe_key=f"{key}:buyer", order=order, milestone=milestone)
-    if seller:
-        notify(user=order.seller, kind=kind, text=text, dedupe_key=f"{key}:seller", order=order, milestone=milestone)
+def notify_parties(
+    *, order: Order, kind: str, text: str, key: str, milestone=None, buyer=True, seller=True, url: str = ""
+) -> None:
+    """The same event told to the order's buyer and/or seller, linking to `url` (default: the
+    order page; disputes link to the dispute's)."""
+    for role, user, wanted in (("buyer", order.buyer, buyer), ("seller", order.seller, seller)):
+        if wanted:
+            notify(
+                user=user, kind=kind, text=text, dedupe_key=f"{key}:{role}", order=order, milestone=milestone, url=url
+            )
 
 
 def notify_many(items: list[dict]) -> int:
