@@ -430,8 +430,14 @@ class TestWithAMilestoneDispute:
         m1 = milestones_of(order)[0]
         deliver(m1)
         bank.created()
-        with pytest.raises(DisputeNotAllowed):
+        assert (
+            fresh(m1).status == S.DISPUTED and DisputeHold.objects.filter(dispute=bank.dispute, milestone=m1).exists()
+        )
+        # Refused because the chargeback holds it (not for any other reason), and nothing written.
+        with pytest.raises(DisputeNotAllowed, match="Milestone 1 is disputed"):
             open_dispute(fresh(m1))
+        assert not Dispute.objects.filter(kind=Dispute.Kind.MILESTONE).exists()
+        assert fresh(m1).status == S.DISPUTED
 
     def test_party_services_refuse_a_chargeback(self, order, bank, staff):
         bank.created()
