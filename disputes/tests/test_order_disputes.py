@@ -139,7 +139,7 @@ class TestOpen:
         order = delivered_order
         Bank(order).created()
         before = snapshot(order)
-        with pytest.raises(DisputeNotAllowed):
+        with pytest.raises(DisputeNotAllowed, match=f"A chargeback on order #{order.pk} holds its money"):
             open_order_dispute(order)
         assert snapshot(order) == before
 
