@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from marketplace.money import format_money
+
 
 class Project(models.Model):
     """A buyer's request for work. Money in integer minor units of `currency`; a fixed budget has
@@ -80,6 +82,14 @@ class Project(models.Model):
     @property
     def fixed_budget(self) -> bool:
         return self.budget_min_minor == self.budget_max_minor
+
+    @property
+    def budget_text(self) -> str:
+        """The budget for people: "$500.00", or a range "$300.00 – $500.00"."""
+        low = format_money(self.budget_min_minor, self.currency)
+        if self.fixed_budget:
+            return low
+        return f"{low} – {format_money(self.budget_max_minor, self.currency)}"
 
     @property
     def invite_only(self) -> bool:

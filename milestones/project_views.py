@@ -106,13 +106,6 @@ def _initial(post) -> dict:
     return {key: post.get(key) for key in post}
 
 
-def _budget_text(project: Project) -> str:
-    low = format_money(project.budget_min_minor, project.currency)
-    if project.fixed_budget:
-        return low
-    return f"{low} – {format_money(project.budget_max_minor, project.currency)}"
-
-
 def _sketch(project: Project) -> list:
     rows = list(project.milestones.all())
     for m in rows:
@@ -143,8 +136,6 @@ def project_list(request):
         request.GET.get("page")
     )
     projects = list(page.object_list)
-    for p in projects:
-        p.budget_text = _budget_text(p)
     return render(
         request,
         "milestones/projects/list.html",
@@ -158,8 +149,6 @@ def project_mine(request):
     """The buyer's projects in every state, with their live offers counted. A fixed number of queries."""
     page = Paginator(sel.project_list_for_buyer(buyer=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     projects = list(page.object_list)
-    for p in projects:
-        p.budget_text = _budget_text(p)
     return render(request, "milestones/projects/mine.html", {"page": page, "projects": projects})
 
 
@@ -301,7 +290,7 @@ def project_detail(request, pk: int):
     context = {
         "project": project,
         "is_buyer": is_buyer,
-        "budget_text": _budget_text(project),
+        "budget_text": project.budget_text,
         "offers": offers,
         "sketch": _sketch(project),
         "attachments": list(project.attachments.all()),
@@ -463,7 +452,7 @@ def _offer_page(request, project: Project, form, plan, *, offer: Offer | None = 
         {
             "project": project,
             "offer": offer,
-            "budget_text": _budget_text(project),
+            "budget_text": project.budget_text,
             "form": form,
             "plan": plan,
             "note": note,
@@ -646,7 +635,7 @@ def offer_thread(request, pk: int, offer_id: int):
             "project": project,
             "offer": offer,
             "is_buyer": is_buyer,
-            "budget_text": _budget_text(project),
+            "budget_text": project.budget_text,
             "thread": list(sel.offer_messages(offer=offer)),
             # A refused post keeps its form, to show why; otherwise a closed thread has none.
             "form": form if offer.status in Offer.CURRENT or form.is_bound else None,
