@@ -746,10 +746,6 @@ class ModeratedAdmin(ReadOnlyAdmin):
         return self._form_page(request, objects, form, action=self.moderation_action_name)
 
 
-def _money(amount_minor, currency) -> str:
-    return format_money(amount_minor, currency)
-
-
 class ProjectMilestoneInline(ReadOnlyInline):
     model = ProjectMilestone
     fields = ["position", "name", "description", "share_bps", "target_date"]
@@ -780,7 +776,7 @@ class ProjectOfferInline(ReadOnlyInline):
 
     @admin.display(description="total")
     def total(self, obj):
-        return _money(obj.total_minor, obj.currency)
+        return format_money(obj.total_minor, obj.currency)
 
 
 class ProjectEventInline(ReadOnlyInline):
@@ -850,9 +846,7 @@ class ProjectAdmin(ModeratedAdmin):
 
     @admin.display(description="budget", ordering="budget_max_minor")
     def budget(self, obj):
-        if obj.fixed_budget:
-            return _money(obj.budget_min_minor, obj.currency)
-        return f"{_money(obj.budget_min_minor, obj.currency)} – {_money(obj.budget_max_minor, obj.currency)}"
+        return obj.budget_text
 
     @admin.display(description="offers", ordering="offer_count")
     def offers(self, obj):
@@ -873,7 +867,7 @@ class OfferMilestoneInline(ReadOnlyInline):
 
     @admin.display(description="price")
     def price(self, obj):
-        return _money(obj.price_minor, obj.offer.currency)
+        return format_money(obj.price_minor, obj.offer.currency)
 
 
 class OfferMessageInline(ReadOnlyInline):
@@ -948,7 +942,7 @@ class OfferAdmin(ModeratedAdmin):
 
     @admin.display(description="total", ordering="total_minor")
     def total(self, obj):
-        return _money(obj.total_minor, obj.currency)
+        return format_money(obj.total_minor, obj.currency)
 
     @admin.display(description="order")
     def order(self, obj):
@@ -1006,7 +1000,7 @@ class OfferMilestoneAdmin(ReadOnlyAdmin):
 
     @admin.display(description="price", ordering="price_minor")
     def price(self, obj):
-        return _money(obj.price_minor, obj.offer.currency)
+        return format_money(obj.price_minor, obj.offer.currency)
 
 
 @admin.register(OfferRevision)
@@ -1020,7 +1014,7 @@ class OfferRevisionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total", ordering="total_minor")
     def total(self, obj):
-        return _money(obj.total_minor, obj.offer.currency)
+        return format_money(obj.total_minor, obj.offer.currency)
 
 
 @admin.register(OfferMessage)
