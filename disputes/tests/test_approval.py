@@ -131,9 +131,10 @@ def test_approving_needs_staff_and_the_permission(dispute):
     propose(dispute, agent())
     with pytest.raises(NotFound):
         services.dispute_decision_approve(dispute_id=dispute.pk, admin=UserFactory(), note="x")
-    with pytest.raises(DisputeNotAllowed):
+    no_permission = "do not have the permission to approve or reject"  # refused for that, not another reason
+    with pytest.raises(DisputeNotAllowed, match=no_permission):
         services.dispute_decision_approve(dispute_id=dispute.pk, admin=UserFactory(is_staff=True), note="x")
-    with pytest.raises(DisputeNotAllowed):
+    with pytest.raises(DisputeNotAllowed, match=no_permission):
         services.dispute_decision_reject(dispute_id=dispute.pk, admin=UserFactory(is_staff=True), note="x")
     assert fresh(dispute).has_pending_decision
 
