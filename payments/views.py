@@ -117,8 +117,6 @@ def checkout(request, slug: str, tier: str):
                 )
             return redirect("order-pay", pk=order.pk)
 
-    fees = order_fees(quote.subtotal_minor, gig.currency)
-    rules = settings.MARKETPLACE
     return render(
         request,
         "payments/checkout.html",
@@ -126,18 +124,28 @@ def checkout(request, slug: str, tier: str):
             "gig": gig,
             "package": quote.package,
             "lines": quote.lines,
-            "subtotal_minor": quote.subtotal_minor,
-            "fee_rows": _fee_rows(fees),
-            "total_minor": quote.subtotal_minor + fees.service_fee_minor + fees.small_order_fee_minor,
+            **_checkout_totals(quote.subtotal_minor, gig.currency),
             "total_days": sum(line.delivery_days for line in quote.lines),
-            "service_fee_note": f"{rules['BUYER_SERVICE_FEE_BPS'] / 100:g}% of the subtotal",
-            "small_order_threshold": format_money(rules["SMALL_ORDER_THRESHOLD_MINOR"], gig.currency),
-            "expiry_minutes": rules["CHECKOUT_EXPIRY_MINUTES"],
             # Known before the buyer fills anything in (Stripe mode, seller not onboarded yet).
             "cannot_receive": not services.seller_can_receive(gig.seller),
             "form": form,
         },
     )
+
+
+def _checkout_totals(subtotal_minor: int, currency: str) -> dict:
+    """What both checkout pages (a gig package, a custom offer) show under the milestones: the
+    subtotal, the fees itemized with their rules, the total, and the checkout window."""
+    fees = order_fees(subtotal_minor, currency)
+    rules = settings.MARKETPLACE
+    return {
+        "subtotal_minor": subtotal_minor,
+        "fee_rows": _fee_rows(fees),
+        "total_minor": subtotal_minor + fees.service_fee_minor + fees.small_order_fee_minor,
+        "service_fee_note": f"{rules['BUYER_SERVICE_FEE_BPS'] / 100:g}% of the subtotal",
+        "small_order_threshold": format_money(rules["SMALL_ORDER_THRESHOLD_MINOR"], currency),
+        "expiry_minutes": rules["CHECKOUT_EXPIRY_MINUTES"],
+    }
 
 
 # --- paying -------------------------------------------------------------------------------------
@@ -715,9 +723,6 @@ def offer_checkout(request, offer_id: int):
             messages.info(request, "You already accepted this offer: here is its order.")
             return redirect("order-pay" if current.is_payable else "order-detail", pk=current.pk)
 
-    lines = list(offer.milestones.all())
-    fees = order_fees(offer.total_minor, offer.currency)
-    rules = settings.MARKETPLACE
     acceptable = offer.is_live and not offer.is_past_expiry() and project.is_open
     return render(
         request,
@@ -725,14 +730,9 @@ def offer_checkout(request, offer_id: int):
         {
             "offer": offer,
             "project": project,
-            "lines": lines,
-            "subtotal_minor": offer.total_minor,
-            "fee_rows": _fee_rows(fees),
-            "total_minor": offer.total_minor + fees.service_fee_minor + fees.small_order_fee_minor,
+            "lines": list(offer.milestones.all()),
+            **_checkout_totals(offer.total_minor, offer.currency),
             "total_days": offer.total_days,
-            "service_fee_note": f"{rules['BUYER_SERVICE_FEE_BPS'] / 100:g}% of the subtotal",
-            "small_order_threshold": format_money(rules["SMALL_ORDER_THRESHOLD_MINOR"], offer.currency),
-            "expiry_minutes": rules["CHECKOUT_EXPIRY_MINUTES"],
             "cannot_receive": not services.seller_can_receive(offer.seller),
             "acceptable": acceptable,
             "form": form,
